@@ -1,0 +1,83 @@
+"""Tensor constructors and n-ary ops: zeros, ones, rand, randn, stack, concatenate, where."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend as backends
+from .ops import math as M
+from .random import default_generator
+from .tensor import Tensor, _check_dtype
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def _filled(shape, value, dtype, requires_grad, backend):
+    b = backends.resolve(backend)
+    t = Tensor._make(b.xp.full(_shape(shape), value, dtype=_check_dtype(dtype)), b)
+    t.requires_grad = requires_grad
+    return t
+
+
+def zeros(*shape, dtype="float32", requires_grad=False, backend=None) -> Tensor:
+    return _filled(shape, 0, dtype, requires_grad, backend)
+
+
+def ones(*shape, dtype="float32", requires_grad=False, backend=None) -> Tensor:
+    return _filled(shape, 1, dtype, requires_grad, backend)
+
+
+def zeros_like(t: Tensor, requires_grad=False) -> Tensor:
+    return zeros(t.shape, dtype=t.dtype, requires_grad=requires_grad, backend=t.backend)
+
+
+def ones_like(t: Tensor, requires_grad=False) -> Tensor:
+    return ones(t.shape, dtype=t.dtype, requires_grad=requires_grad, backend=t.backend)
+
+
+def _drawn(values, requires_grad, backend):
+    b = backends.resolve(backend)
+    t = Tensor._make(b.xp.asarray(values), b)
+    t.requires_grad = requires_grad
+    return t
+
+
+def rand(*shape, dtype="float32", requires_grad=False, backend=None) -> Tensor:
+    """Uniform [0, 1) from fastnn's seeded Philox stream."""
+    return _drawn(default_generator.uniform(_shape(shape), dtype=_check_dtype(dtype)), requires_grad, backend)
+
+
+def randn(*shape, dtype="float32", requires_grad=False, backend=None) -> Tensor:
+    """Standard normal from fastnn's seeded Philox stream."""
+    return _drawn(default_generator.normal(_shape(shape), dtype=_check_dtype(dtype)), requires_grad, backend)
+
+
+def stack(tensors, axis=0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    return M.Stack.apply(*tensors, axis=axis)
+
+
+def concatenate(tensors, axis=0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    return M.Concatenate.apply(*tensors, axis=axis)
+
+
+def where(condition, a, b) -> Tensor:
+    """Elementwise a where condition holds, else b (differentiable in a and b)."""
+    from .tensor import _operand
+
+    like = a if isinstance(a, Tensor) else b
+    cond = condition.data if isinstance(condition, Tensor) else like._backend.asarray(np.asarray(condition))
+    if cond.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got {cond.dtype}")
+    return M.Where.apply(cond, _operand(a, like, "where"), _operand(b, like, "where"))

@@ -1,0 +1,69 @@
+"""Function: one differentiable op, written once against kernel names.
+
+A subclass defines ``forward(self, *args, **kwargs)`` on raw arrays (tensor
+arguments arrive as C-contiguous arrays of their backend, other arguments as
+given) and ``backward(self, grad)`` returning one gradient array (or None) per
+positional argument. ``self.k`` resolves kernels through the backend of the
+inputs and ``self.xp`` is that backend's array module, so an op never branches
+on the backend. ``apply`` checks that all tensor inputs share one backend,
+runs forward, and records the node when a gradient will be needed.
+"""
+
+from __future__ import annotations
+
+from .grad_mode import is_grad_enabled
+
+
+class Function:
+    differentiable = True
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.k = backend.k
+        self.xp = backend.xp
+        self.needs_input_grad: tuple = ()
+        self.parents: tuple = ()
+        self.released = False
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        backend = common_backend(tensors, cls.__name__)
+        fn = cls(backend)
+        fn.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays = [backend.contiguous(a.data) if isinstance(a, Tensor) else a for a in args]
+        out = fn.forward(*arrays, **kwargs)
+        track = cls.differentiable and is_grad_enabled() and any(fn.needs_input_grad)
+        result = Tensor._make(out, backend, requires_grad=track)
+        if track:
+            fn.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+            result._node = fn
+        return result
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop what forward saved once backward has used it (retain_graph=False)."""
+        self.__dict__ = {"released": True, "parents": (), "backend": self.backend}
+
+
+def common_backend(tensors, op_name):
+    """The backend shared by all tensor inputs; an error naming both when they differ."""
+    from . import backend as backends
+
+    if not tensors:
+        return backends.current()
+    first = tensors[0]._backend
+    for t in tensors[1:]:
+        if t._backend is not first:
+            raise ValueError(
+                f"{op_name}: inputs live on different backends, {first.name!r} and {t._backend.name!r}; "
+                f"move one with .to({first.name!r})"
+            )
+    return first

@@ -1,0 +1,150 @@
+"""Weight initializers. Each draws from fastnn's seeded Philox stream and returns a
+Tensor (no gradient) on the chosen backend; layers call them through :func:`get`.
+
+Fans, for the two weight layouts fastnn uses:
+  Dense   weight (in, out):             fan_in = in,             fan_out = out
+  Conv2D  weight (out, in, kh, kw):     fan_in = in * kh * kw,   fan_out = out * kh * kw
+  other 1-D shapes: fan_in = fan_out = n.
+
+zeros / ones:       constant 0 / 1
+normal:             N(mean, std^2),  std = 0.05 by default (Keras' RandomNormal)
+uniform:            U(low, high),    (-0.05, 0.05) by default (Keras' RandomUniform)
+glorot_normal:      N(0, 2 / (fan_in + fan_out))   (Xavier; truncation is not applied)
+glorot_uniform:     U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+he_normal:          N(0, 2 / fan_in)               (Kaiming, for ReLU)
+he_uniform:         U(-a, a), a = sqrt(6 / fan_in)
+orthogonal:         Q of the QR decomposition of a normal matrix (recurrent kernels)
+xavier_* and kaiming_* are aliases of glorot_* and he_*.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from . import backend as backends
+from .random import default_generator
+from .tensor import Tensor, _check_dtype
+
+
+def compute_fans(shape) -> tuple[int, int]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _tensor(values, dtype, backend) -> Tensor:
+    b = backends.resolve(backend)
+    return Tensor._make(b.xp.asarray(values.astype(_check_dtype(dtype), copy=False)), b)
+
+
+def _shape(shape):
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if any(int(s) < 0 for s in shape):
+        raise ValueError(f"initializer: shape must be non-negative, got {shape}")
+    return tuple(int(s) for s in shape)
+
+
+def zeros(shape, dtype="float32", backend=None) -> Tensor:
+    return _tensor(np.zeros(_shape(shape)), dtype, backend)
+
+
+def ones(shape, dtype="float32", backend=None) -> Tensor:
+    return _tensor(np.ones(_shape(shape)), dtype, backend)
+
+
+def normal(shape, mean=0.0, std=0.05, dtype="float32", backend=None) -> Tensor:
+    return _tensor(default_generator.normal(_shape(shape), mean, std, dtype="float64"), dtype, backend)
+
+
+def uniform(shape, low=-0.05, high=0.05, dtype="float32", backend=None) -> Tensor:
+    return _tensor(default_generator.uniform(_shape(shape), low, high, dtype="float64"), dtype, backend)
+
+
+def glorot_normal(shape, dtype="float32", backend=None) -> Tensor:
+    fan_in, fan_out = compute_fans(_shape(shape))
+    return normal(shape, 0.0, math.sqrt(2.0 / (fan_in + fan_out)), dtype, backend)
+
+
+def glorot_uniform(shape, dtype="float32", backend=None) -> Tensor:
+    fan_in, fan_out = compute_fans(_shape(shape))
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(shape, -limit, limit, dtype, backend)
+
+
+def he_normal(shape, dtype="float32", backend=None) -> Tensor:
+    fan_in, _ = compute_fans(_shape(shape))
+    return normal(shape, 0.0, math.sqrt(2.0 / fan_in), dtype, backend)
+
+
+def he_uniform(shape, dtype="float32", backend=None) -> Tensor:
+    fan_in, _ = compute_fans(_shape(shape))
+    limit = math.sqrt(6.0 / fan_in)
+    return uniform(shape, -limit, limit, dtype, backend)
+
+
+def orthogonal(shape, gain=1.0, dtype="float32", backend=None) -> Tensor:
+    shape = _shape(shape)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal: needs at least 2 dimensions, got shape {shape}")
+    rows, cols = shape[0], math.prod(shape[1:])
+    flat = default_generator.normal((max(rows, cols), min(rows, cols)), dtype="float64")
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))  # make the decomposition unique, hence the draw uniform
+    q = q if rows >= cols else q.T
+    return _tensor(gain * q.reshape(shape), dtype, backend)
+
+
+xavier_normal = glorot_normal
+xavier_uniform = glorot_uniform
+kaiming_normal = he_normal
+kaiming_uniform = he_uniform
+
+_BY_NAME = {
+    "zeros": zeros, "ones": ones, "normal": normal, "uniform": uniform, "random_normal": normal,
+    "random_uniform": uniform, "glorot_normal": glorot_normal, "glorot_uniform": glorot_uniform,
+    "xavier_normal": glorot_normal, "xavier_uniform": glorot_uniform, "he_normal": he_normal,
+    "he_uniform": he_uniform, "kaiming_normal": he_normal, "kaiming_uniform": he_uniform,
+    "orthogonal": orthogonal,
+}
+NAMES = tuple(sorted(_BY_NAME))
+
+
+def get(initializer):
+    """An initializer ``fn(shape, dtype, backend) -> Tensor`` from a name or a callable.
+
+    A callable may also take just ``(shape, dtype)`` and return an array or Tensor;
+    ``functools.partial(fnn.init.normal, std=1.0)`` is the way to set parameters.
+    """
+    if callable(initializer):
+        return initializer
+    if initializer not in _BY_NAME:
+        raise ValueError(f"unknown initializer {initializer!r}; valid names are {', '.join(NAMES)}")
+    return _BY_NAME[initializer]
+
+
+def initialize(initializer, shape, dtype, backend) -> Tensor:
+    """Run any initializer and return a Tensor of ``shape`` on ``backend``."""
+    fn = get(initializer)
+    try:
+        takes_backend = "backend" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        takes_backend = False
+    value = fn(shape, dtype=dtype, backend=backend) if takes_backend else fn(shape, dtype)
+    if not isinstance(value, Tensor):
+        value = _tensor(np.asarray(value), dtype, backend)
+    if value.shape != tuple(shape):
+        raise ValueError(f"initializer {initializer!r} returned shape {value.shape}, expected {tuple(shape)}")
+    return value
+
+
+__all__ = ["compute_fans", "get", "initialize", *NAMES, "xavier_normal", "xavier_uniform",
+           "kaiming_normal", "kaiming_uniform"]

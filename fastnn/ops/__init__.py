@@ -1,0 +1,3 @@
+"""Differentiable ops. ``math`` holds tensor arithmetic; the other modules hold the
+neural-network ops that run through named kernels and are re-exported by
+``fastnn.functional``."""

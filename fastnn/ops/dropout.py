@@ -1,0 +1,32 @@
+"""Inverted dropout: while training, each element is kept with probability 1 - rate
+and scaled by 1 / (1 - rate), so the expected activation is unchanged and inference
+is the identity. Masks come from fastnn's Philox stream: the same seed gives the same
+mask on every backend. Gradient: dx = dy * mask / (1 - rate).
+"""
+
+from __future__ import annotations
+
+from ..function import Function
+from ..random import default_generator
+from .checks import require_float
+
+
+class Dropout(Function):
+    def forward(self, x, rate, seed, offset):
+        require_float("dropout", x=x)
+        self.rate = rate
+        y, self.mask = self.k.dropout_fwd(x, rate, seed, offset)
+        return y
+
+    def backward(self, g):
+        return (self.k.dropout_bwd(g, self.mask, self.rate),)
+
+
+def dropout(x, rate, training):
+    """Zero each element with probability ``rate`` while training; identity otherwise."""
+    if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"dropout: rate must be a number in [0, 1], got {rate!r}")
+    if not training or rate == 0.0:
+        return x
+    seed, offset = default_generator.take_blocks(x.size)
+    return Dropout.apply(x, rate=float(rate), seed=seed, offset=offset)

@@ -1,0 +1,154 @@
+"""Losses, all means over the batch, all computed from logits (never from clipped
+probabilities):
+
+sparse_categorical_crossentropy(z, y) = mean_i [ logsumexp(z_i) - z_i[y_i] ]
+categorical_crossentropy(z, t)        = mean_i [ -sum_k t_ik log_softmax(z_i)_k ]
+binary_crossentropy(z, t)             = mean [ max(z, 0) - z t + log(1 + exp(-|z|)) ]
+mse(p, t)                             = mean (p - t)^2
+mae(p, t)                             = mean |p - t|
+l2(w, lam)                            = lam sum w^2   (the weight-decay penalty)
+Softmax cross-entropy computes loss and gradient in one pass over the logits.
+"""
+
+from __future__ import annotations
+
+from ..function import Function
+from .checks import require_float, require_in_range, require_integer
+
+
+def _rows(x):
+    return x.reshape(-1, x.shape[-1])
+
+
+class SparseSoftmaxCE(Function):
+    def forward(self, logits, labels):
+        z = _rows(logits)
+        loss, self.dlogits = self.k.softmax_ce_fwd_bwd(z, labels.reshape(-1), self.needs_input_grad[0])
+        self.shape, self.n = logits.shape, z.shape[0]
+        return self.xp.asarray(loss.sum() / self.n, dtype=logits.dtype)
+
+    def backward(self, g):
+        return (self.dlogits.reshape(self.shape) * (g / self.n), None)
+
+
+class SoftSoftmaxCE(Function):
+    def forward(self, logits, targets):
+        z = _rows(logits)
+        loss, self.dlogits = self.k.softmax_ce_soft_fwd_bwd(z, _rows(targets), self.needs_input_grad[0])
+        self.z, self.shape, self.n = z, logits.shape, z.shape[0]
+        return self.xp.asarray(loss.sum() / self.n, dtype=logits.dtype)
+
+    def backward(self, g):
+        scale = g / self.n
+        gz = self.dlogits.reshape(self.shape) * scale if self.needs_input_grad[0] else None
+        gt = -self.k.log_softmax_fwd(self.z).reshape(self.shape) * scale if self.needs_input_grad[1] else None
+        return gz, gt
+
+
+class BinaryCE(Function):
+    def forward(self, logits, targets):
+        self.z, self.t = logits, targets
+        return self.xp.asarray(self.k.bce_logits_fwd(logits, targets).sum() / logits.size, dtype=logits.dtype)
+
+    def backward(self, g):
+        gz, gt = self.k.bce_logits_bwd(self.z, self.t, g / self.z.size)
+        return (gz if self.needs_input_grad[0] else None, gt if self.needs_input_grad[1] else None)
+
+
+class MSE(Function):
+    def forward(self, pred, target):
+        self.p, self.t = pred, target
+        return self.k.mse_fwd(pred, target)
+
+    def backward(self, g):
+        gp = self.k.mse_bwd(self.p, self.t, g)
+        return (gp if self.needs_input_grad[0] else None, -gp if self.needs_input_grad[1] else None)
+
+
+class L2(Function):
+    def forward(self, w, lam):
+        self.w, self.lam = w, lam
+        return self.xp.asarray(self.k.l2_fwd(w) * lam, dtype=w.dtype)
+
+    def backward(self, g):
+        return (self.k.l2_bwd(self.w, g * self.lam), None)
+
+
+def _as_tensor_like(value, like, name, op):
+    from ..tensor import Tensor, tensor
+
+    if isinstance(value, Tensor):
+        if value._backend is not like._backend:
+            raise ValueError(f"{op}: {name} lives on {value.backend!r} but the predictions on {like.backend!r}")
+        return value
+    return tensor(value, backend=like.backend, dtype=like.dtype if getattr(value, "dtype", None) is None
+                  or getattr(value, "dtype").kind == "f" else None)
+
+
+def _same_shape(op, pred, target, pred_name="logits", target_name="targets"):
+    if pred.shape != target.shape:
+        raise ValueError(f"{op}: {pred_name} has shape {pred.shape} but {target_name} has shape {target.shape}; "
+                         f"they must match (no silent broadcasting)")
+
+
+def sparse_categorical_crossentropy(logits, labels):
+    """Mean cross-entropy of integer class labels (N,) against logits (N, C)."""
+    from ..tensor import Tensor
+
+    op = "sparse_categorical_crossentropy"
+    require_float(op, logits=logits.data)
+    if logits.ndim < 2:
+        raise ValueError(f"{op}: logits must be (N, C), got shape {logits.shape}")
+    array = labels.data if isinstance(labels, Tensor) else logits._backend.asarray(labels)
+    if isinstance(labels, Tensor) and labels._backend is not logits._backend:
+        raise ValueError(f"{op}: labels live on {labels.backend!r} but logits on {logits.backend!r}")
+    require_integer(op, "labels", array)
+    if tuple(array.shape) != logits.shape[:-1]:
+        raise ValueError(f"{op}: labels must have shape {logits.shape[:-1]} for logits of shape {logits.shape}, "
+                         f"got {tuple(array.shape)}")
+    require_in_range(op, "labels", array, logits.shape[-1], logits._backend.xp)
+    return SparseSoftmaxCE.apply(logits, logits._backend.contiguous(array.astype("int64", copy=False)))
+
+
+def categorical_crossentropy(logits, targets):
+    """Mean cross-entropy of one-hot or soft target distributions against logits (N, C)."""
+    op = "categorical_crossentropy"
+    targets = _as_tensor_like(targets, logits, "targets", op)
+    require_float(op, logits=logits.data, targets=targets.data)
+    if logits.ndim < 2:
+        raise ValueError(f"{op}: logits must be (N, C), got shape {logits.shape}")
+    _same_shape(op, logits, targets)
+    return SoftSoftmaxCE.apply(logits, targets)
+
+
+def binary_crossentropy(logits, targets):
+    """Mean binary cross-entropy of targets in [0, 1] against logits (stable for any logit)."""
+    op = "binary_crossentropy"
+    targets = _as_tensor_like(targets, logits, "targets", op)
+    require_float(op, logits=logits.data, targets=targets.data)
+    _same_shape(op, logits, targets)
+    return BinaryCE.apply(logits, targets)
+
+
+def mse(pred, target):
+    """Mean squared error over all elements; shapes must match exactly."""
+    target = _as_tensor_like(target, pred, "target", "mse")
+    require_float("mse", pred=pred.data, target=target.data)
+    _same_shape("mse", pred, target, "pred", "target")
+    return MSE.apply(pred, target)
+
+
+def mae(pred, target):
+    """Mean absolute error over all elements; shapes must match exactly."""
+    target = _as_tensor_like(target, pred, "target", "mae")
+    require_float("mae", pred=pred.data, target=target.data)
+    _same_shape("mae", pred, target, "pred", "target")
+    return (pred - target).abs().mean()
+
+
+def l2(weight, lam=0.01):
+    """The L2 penalty lam * sum(weight^2) (Keras' l2 regularizer)."""
+    if lam < 0:
+        raise ValueError(f"l2: lam must be non-negative, got {lam}")
+    require_float("l2", weight=weight.data)
+    return L2.apply(weight, lam=float(lam))

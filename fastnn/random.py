@@ -1,0 +1,98 @@
+"""The one random generator of fastnn: a seeded Philox-4x32-10 stream.
+
+State is ``(seed, offset)``: ``offset`` counts the 128-bit blocks consumed so far.
+Every draw takes the next blocks of the stream, so a seeded run draws the same
+numbers on every backend. Initializers and shuffling draw on the host (the
+reference kernel) and move the result; dropout passes ``(seed, offset)`` to its
+backend's kernel, which computes the same words where the data lives.
+
+Conversions from uint32 words u:
+  uniform float32 in [0, 1):  (u >> 8) * 2^-24
+  uniform float64 in [0, 1):  ((u_a >> 5) * 2^26 + (u_b >> 6)) * 2^-53
+  normal:                     Box-Muller on float64 uniforms,
+                              sqrt(-2 log(1 - u1)) * (cos 2 pi u2, sin 2 pi u2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels.reference.philox import philox_uint32
+
+DEFAULT_SEED = 0x5EED
+
+
+class Generator:
+    def __init__(self, seed: int = DEFAULT_SEED):
+        self.manual_seed(seed)
+
+    def manual_seed(self, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        if not 0 <= int(seed) < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+        self.seed = int(seed)
+        self.offset = 0
+
+    def get_state(self) -> dict:
+        return {"seed": self.seed, "offset": self.offset}
+
+    def set_state(self, state: dict) -> None:
+        self.seed = int(state["seed"])
+        self.offset = int(state["offset"])
+
+    def take_blocks(self, n_words: int) -> tuple[int, int]:
+        """Reserve the blocks holding ``n_words`` words; returns (seed, first block)."""
+        start = self.offset
+        self.offset += -(-n_words // 4)
+        return self.seed, start
+
+    def uint32(self, n: int) -> np.ndarray:
+        seed, offset = self.take_blocks(n)
+        return philox_uint32(seed, offset, n)
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype="float32") -> np.ndarray:
+        dtype = np.dtype(dtype)
+        size = int(np.prod(shape))
+        if dtype == np.float64:
+            u = self.uint32(2 * size).reshape(size, 2).astype(np.uint64)
+            unit = ((u[:, 0] >> np.uint64(5)) * np.uint64(1 << 26) + (u[:, 1] >> np.uint64(6))) * 2.0**-53
+        else:
+            unit = (self.uint32(size) >> np.uint32(8)).astype(np.float64) * 2.0**-24
+        return (low + (high - low) * unit).astype(dtype).reshape(shape)
+
+    def normal(self, shape, mean=0.0, std=1.0, dtype="float32") -> np.ndarray:
+        size = int(np.prod(shape))
+        pairs = -(-size // 2)
+        u = self.uniform((pairs, 2), dtype="float64")
+        radius = np.sqrt(-2.0 * np.log1p(-u[:, 0]))
+        angle = 2.0 * np.pi * u[:, 1]
+        z = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1).reshape(-1)[:size]
+        return (mean + std * z).astype(dtype).reshape(shape)
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A uniformly random permutation of range(n): argsort of random 64-bit keys."""
+        keys = self.uint32(2 * n).reshape(n, 2).astype(np.uint64)
+        return np.argsort((keys[:, 0] << np.uint64(32)) | keys[:, 1], kind="stable")
+
+    def integers(self, low: int, high: int, shape) -> np.ndarray:
+        """Integers in [low, high) (multiply-shift of 32-bit words; bias below 2^-32 per draw)."""
+        size = int(np.prod(shape))
+        span = np.uint64(high - low)
+        return (low + ((self.uint32(size).astype(np.uint64) * span) >> np.uint64(32)).astype(np.int64)).reshape(shape)
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed fastnn's generator: the same seed gives the same numbers on every backend."""
+    default_generator.manual_seed(seed)
+
+
+def get_rng_state() -> dict:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: dict) -> None:
+    default_generator.set_state(state)
