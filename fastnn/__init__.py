@@ -6,7 +6,7 @@
 Nothing here imports numba or cupy; a backend loads them when it first runs a kernel.
 """
 
-from . import functional, init, layers, optim, testing
+from . import functional, init, layers, optim, regularizers, testing
 from .backend import BackendError, available_backends, get_backend, set_backend, use_backend
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .models import Model, Sequential
@@ -19,6 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "Model", "Sequential", "Tensor", "available_backends", "concatenate", "enable_grad",
     "functional", "get_backend", "get_rng_state", "init", "is_grad_enabled", "layers", "manual_seed", "no_grad",
-    "ones", "ones_like", "optim", "rand", "randn", "set_backend", "set_rng_state", "stack", "tensor", "testing",
+    "ones", "ones_like", "optim", "rand", "regularizers", "randn", "set_backend", "set_rng_state", "stack", "tensor", "testing",
     "use_backend", "where", "zeros", "zeros_like",
 ]

@@ -1,3 +1,247 @@
-"""placeholder until layers/models land"""
-class Model: pass
-class Sequential(Model): pass
+"""Models: ``Model`` (subclass it and define ``call``) and ``Sequential`` (a stack of layers).
+
+    class Net(fnn.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = fnn.layers.Dense(64, activation="relu")
+            self.out = fnn.layers.Dense(10)
+
+        def call(self, x, training=None):
+            return self.out(self.hidden(x))
+
+    model = fnn.Sequential([fnn.layers.Input((784,)), fnn.layers.Dense(64, activation="relu"),
+                            fnn.layers.Dense(10)])
+
+A model is a layer (``fastnn.layers.Layer``) that lives on one backend, chosen when it
+is made (``backend=``; default the current backend). Layers assigned as attributes, or
+in lists/tuples/dicts, are tracked in assignment order; ``parameters()`` gathers their
+trainable weights, each once. ``train()`` / ``eval()`` set the mode of every layer
+inside (training by default, as in PyTorch) and ``model(x)`` uses it unless
+``training=`` is given. ``model(x)`` accepts numpy arrays too: floats become tensors of
+the model's dtype on its backend, integers stay integers.
+
+(The training loop API, compile / fit / evaluate / predict / save, comes in a later
+step; until then write the loop with ``fastnn.optim`` and add ``sum(model.losses)``
+for the regularization penalties.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend as backends
+from .layers.base import Layer, _flat_tensors, format_shape, normalize_shape
+from .layers.core import Input
+
+
+def _backend_name(backend) -> str:
+    """The validated backend name: unknown names list the valid ones, unavailable ones say why."""
+    if backend is None:
+        return backends.get_backend()
+    if isinstance(backend, backends.Backend):
+        backend = backend.name
+    return backends.get(backend).name
+
+
+class Model(Layer):
+    """Base class of models: subclass it, create layers in ``__init__``, define ``call(x, training)``."""
+
+    def __init__(self, name=None, backend=None, dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self._backend_name = _backend_name(backend)
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, x, training=None) "
+                                  f"(subclass fastnn.Model), or use fastnn.Sequential")
+
+    # -- placement ----------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The backend the model's weights live on (and its inputs must live on)."""
+        return self._backend_name
+
+    def to(self, backend):
+        """Move every weight to ``backend`` in place (optimizers keep their references); returns self."""
+        name = _backend_name(backend)
+        super().to(name)
+        for layer in self._walk():
+            if isinstance(layer, Model):
+                layer._backend_name = name
+        return self
+
+    # -- calling ------------------------------------------------------------------------
+    def __call__(self, inputs, training=None, **kwargs):
+        self._require_init()
+        inputs = self._convert_inputs(inputs)
+        for t in _flat_tensors(inputs):
+            if t.backend != self.backend:
+                raise ValueError(
+                    f"{self._label()}: inputs live on different backends, {self.backend!r} (the model) and "
+                    f"{t.backend!r} (the input); move the input with x.to({self.backend!r}) or the model with "
+                    f"model.to({t.backend!r})")
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def _validate_inputs(self, inputs):
+        pass  # a model may take a list of inputs; its layers check what they get
+
+    def _check_input(self, inputs, shapes):
+        pass  # the layers inside check shapes and dtypes
+
+    # -- structure ----------------------------------------------------------------------
+    @property
+    def layers(self) -> list:
+        """The direct sub-layers (and sub-models), in assignment order; Input layers left out."""
+        return [layer for layer in self._sublayers() if not isinstance(layer, Input)]
+
+    @layers.setter
+    def layers(self, value):
+        # The PyTorch habit ``self.layers = [...]`` in __init__: keep them, tracked like any attribute.
+        self.__dict__["_assigned_layers"] = value
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        """A direct sub-layer by name or by position in ``layers``."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give exactly one of name and index")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise IndexError(f"get_layer: index {index} is out of range for {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer called {name!r}; the layers are {', '.join(l.name for l in layers)}")
+
+    def summary(self, print_fn=None) -> str:
+        """Print and return a table: each layer's name, type, output shape and parameter
+        count, then the totals (trainable / non-trainable) and the backend."""
+        rows = []
+        unbuilt = False
+        for layer in self.layers:
+            built = layer.built and (not isinstance(layer, Model) or all(sub.built for sub in layer._walk()))
+            unbuilt |= not built
+            params = f"{layer.count_params():,}" if built else "?"
+            rows.append((layer.name, type(layer).__name__, format_shape(layer.output_shape), params))
+        entries = self._weight_entries()
+        trainable = sum(t.size for _, spec, t in entries if spec.trainable)
+        frozen = sum(t.size for _, spec, t in entries if not spec.trainable)
+
+        headers = ("Layer", "Type", "Output Shape", "Param #")
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+        def line(cells):
+            return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+        rule_width = sum(widths) + 2 * (len(widths) - 1)
+        out = [f'Model: "{self.name}" ({type(self).__name__})', "=" * rule_width, line(headers), "-" * rule_width]
+        out += [line(r) for r in rows] or ["(no layers)"]
+        out += ["=" * rule_width,
+                f"Total params: {trainable + frozen:,}",
+                f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {frozen:,}",
+                f"Backend: {self.backend}"]
+        if unbuilt:
+            out.append("Some layers are not built yet (shown with ?): call the model on a batch, or start a "
+                       "Sequential with Input(shape), to see every shape and parameter count.")
+        text = "\n".join(out)
+        (print_fn or print)(text)
+        return text
+
+class Sequential(Model):
+    """A plain stack of layers: each layer's output is the next one's input.
+
+    ``Sequential([Input((784,)), Dense(64, activation="relu"), Dense(10)])``: starting
+    with ``Input(shape)`` (or giving the first layer ``input_shape=``) builds every layer
+    at once, on ``backend`` (default: the current backend when the model is made), so
+    ``summary()`` works before any data flows. Without it the layers build on the first call.
+    """
+
+    def __init__(self, layers=None, backend=None, name=None):
+        super().__init__(name=name, backend=backend)
+        self._layers: list = []
+        self._feature_shape = None  # output feature shape of the stack so far, when known (eager build)
+        if layers is not None:
+            for layer in ([layers] if isinstance(layers, Layer) else layers):
+                self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer; it is built at once when the input shape is known."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a layer, got {type(layer).__name__}")
+        if any(existing is layer for existing in self._layers):
+            raise ValueError(f"Sequential.add: {layer._label()} is already in this model")
+        if isinstance(layer, Input) and self._layers:
+            raise ValueError("Sequential.add: an Input can only be the first layer")
+        self._layers.append(layer)
+        try:
+            self._build_last()
+        except Exception:
+            self._layers.pop()
+            raise
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers or (len(self._layers) == 1 and isinstance(self._layers[0], Input)):
+            raise IndexError("Sequential.pop: there is no layer to remove")
+        layer = self._layers.pop()
+        if not self._layers:
+            self._feature_shape = None
+        elif self._feature_shape is not None:
+            last = self._layers[-1]
+            self._feature_shape = last.shape if isinstance(last, Input) else tuple(last.output_shape[1:])
+            self._output_shape = (None,) + self._feature_shape
+        return layer
+
+    def _build_last(self) -> None:
+        """Build the newest layer for the current output shape, when that shape is known."""
+        layer = self._layers[-1]
+        if len(self._layers) == 1:
+            declared = layer.shape if isinstance(layer, Input) else layer._declared_input_shape
+            if declared is None:
+                return  # no input shape yet: every layer builds on the first call
+            if self.dtype is None:
+                self.dtype = layer.dtype or np.dtype("float32")
+            self._feature_shape = declared
+            self._build_input_shape = declared
+            self.built = True
+            if isinstance(layer, Input):
+                self._output_shape = (None,) + declared
+                return
+        if self._feature_shape is None:
+            return
+        shape = self._feature_shape
+        if not layer.built:
+            layer._build_with(shape, self.dtype, self.backend)
+        elif layer.input_spec is not None and not layer.input_spec.accepts(shape):
+            raise ValueError(f"Sequential.add: {layer._label()} expects inputs of feature shape "
+                             f"{layer.input_spec.describe()}, but the layer before outputs {format_shape(shape)}")
+        out = normalize_shape(layer.compute_output_shape(shape))
+        layer._output_shape = (None,) + out
+        self._feature_shape = out
+        self._output_shape = (None,) + out
+
+    def call(self, x, training=None):
+        # Sub-layers get no explicit flag: an explicit ``training=`` given to this model reaches
+        # them through the call context, otherwise each follows its own mode (set by train()/eval()).
+        for layer in self._layers:
+            x = layer(x)
+        return x
+
+    @property
+    def layers(self) -> list:
+        return [layer for layer in self._layers if not isinstance(layer, Input)]
+
+    def get_config(self):
+        config = super().get_config()
+        config["layers"] = [layer.get_config() for layer in self._layers]
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .layers import deserialize
+
+        layers = [deserialize(c, custom_objects) for c in config.get("layers", [])]
+        return cls(layers, name=config.get("name"))
+
+
+__all__ = ["Model", "Sequential"]

@@ -322,7 +322,8 @@ def _operand(other, like: Tensor, op: str, scalars=True):
             )
         return other
     if scalars and isinstance(other, (int, float, bool, np.number)) and np.ndim(other) == 0:
-        return other
+        # NumPy scalars act as Python numbers: np.float64(2) * float32 tensor stays float32
+        return other.item() if isinstance(other, np.generic) else other
     if isinstance(other, np.ndarray) or _is_gpu_array(other):
         return tensor(other, dtype=like.dtype if np.asarray(other).dtype.kind == "f" or like.dtype.kind == "f" else None,
                       backend=like.backend)
@@ -366,7 +367,8 @@ def _topological_order(root: Tensor):
 
 def _accumulate_leaf(t: Tensor, g):
     if t.grad is None:
-        t.grad = Tensor._make(g, t._backend)
+        # a copy: g may be shared (a + b hands the same array to both inputs) or be the caller's seed
+        t.grad = Tensor._make(g.copy(), t._backend)
     else:
         t.grad = Tensor._make(t.grad.data + g, t._backend)
 
@@ -412,7 +414,7 @@ def tensor(data, dtype=None, requires_grad=False, backend=None) -> Tensor:
     if _is_gpu_array(raw) and target.name != "gpu":
         raw = raw.get()
     host_view = raw if _is_gpu_array(raw) else np.asarray(raw)
-    dtype = _check_dtype(dtype) if dtype is not None else _default_dtype(raw, host_view)
+    dtype = _check_dtype(dtype if dtype is not None else _default_dtype(raw, host_view))
     if host_view.dtype.kind == "f" and dtype.kind in "iub":
         raise TypeError(f"tensor: refusing to cast floating data ({host_view.dtype}) to {dtype}; round it explicitly")
     array = target.xp.array(host_view, dtype=dtype, copy=True)

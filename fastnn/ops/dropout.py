@@ -6,6 +6,8 @@ mask on every backend. Gradient: dx = dy * mask / (1 - rate).
 
 from __future__ import annotations
 
+import numbers
+
 from ..function import Function
 from ..random import default_generator
 from .checks import require_float
@@ -24,7 +26,7 @@ class Dropout(Function):
 
 def dropout(x, rate, training):
     """Zero each element with probability ``rate`` while training; identity otherwise."""
-    if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate <= 1.0:
         raise ValueError(f"dropout: rate must be a number in [0, 1], got {rate!r}")
     if not training or rate == 0.0:
         return x

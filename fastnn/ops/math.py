@@ -45,11 +45,23 @@ def _check_broadcast(op, a, b):
         raise ValueError(f"{op}: shapes {sa} and {sb} do not broadcast together") from None
 
 
+def _float_operands(a, b):
+    """An integer or boolean array meeting a floating one takes the floating dtype (as in
+    PyTorch): NumPy alone would turn int64 with float32 into float64."""
+    ka, kb = (getattr(getattr(v, "dtype", None), "kind", None) for v in (a, b))
+    if ka == "f" and kb in ("i", "u", "b"):
+        return a, b.astype(a.dtype)
+    if kb == "f" and ka in ("i", "u", "b"):
+        return a.astype(b.dtype), b
+    return a, b
+
+
 class _Binary(Function):
     op_name = "op"
 
     def forward(self, a, b):
         _check_broadcast(self.op_name, a, b)
+        a, b = _float_operands(a, b)
         self.shapes = (np.shape(a), np.shape(b))
         return self.compute(a, b)
 
@@ -134,6 +146,12 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                              f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} have batch dimensions "
+                             f"{a.shape[:-2]} and {b.shape[:-2]} that do not broadcast together") from None
+        a, b = _float_operands(a, b)
         self.a, self.b = a, b
         return a @ b
 
@@ -143,10 +161,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:  # first: when both are 1-D, g is 0-d and becomes (1,) then (1, 1)
+            g2 = xp.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = unbroadcast(xp, g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -254,7 +272,8 @@ class Mean(Sum):
         self.count = x.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
         if self.count == 0:
             raise ValueError(f"mean: cannot average over an empty axis (shape {x.shape})")
-        return self.xp.asarray(out / self.count, dtype=x.dtype)
+        # integer and boolean tensors average to float64 (as NumPy), never to a truncated int
+        return self.xp.asarray(out / self.count, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
 
     def backward(self, g):
         return (super().backward(g)[0] / self.count,)

@@ -1,0 +1,185 @@
+"""Core layers: Input, Dense, Flatten, Activation, Dropout."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .. import init as initializers
+from ..ops import activations
+from ..ops.dropout import dropout
+from ..ops.linear import linear
+from .base import InputSpec, Layer, normalize_shape, serialize_callable
+
+
+def positive_int(value, what) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_activation(activation):
+    activations.get(activation)  # raises for an unknown name, naming the valid ones
+    return activation
+
+
+def check_initializer(initializer):
+    initializers.get(initializer)
+    return initializer
+
+
+def activation_config(activation):
+    return serialize_callable(activation, activations._BY_NAME)
+
+
+def initializer_config(initializer):
+    return serialize_callable(initializer, initializers._BY_NAME)
+
+
+class Input(Layer):
+    """Declares the feature shape (batch excluded) of a model's input: ``Input((784,))``.
+
+    Put first in a ``Sequential`` it makes the model build at once, so ``summary()`` works
+    before any data flows. Called on a tensor it returns it unchanged after checking its
+    shape (None in ``shape`` accepts any size on that axis).
+    """
+
+    def __init__(self, shape, dtype=None, name=None):
+        super().__init__(name=name, dtype=dtype)
+        self.shape = normalize_shape(shape)
+        if isinstance(self.shape, list):
+            raise ValueError(f"Input: shape must be one shape, got {shape!r}")
+        self.input_spec = InputSpec(shape=self.shape)
+        # Built from the start: the declared shape is what it checks against.
+        self.built = True
+        self._build_input_shape = self.shape
+        self._output_shape = (None,) + self.shape
+
+    def call(self, x):
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return self.shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["shape"] = list(self.shape)
+        return config
+
+
+InputLayer = Input  # Keras' class name for the same thing
+
+
+class Dense(Layer):
+    """Fully connected layer: ``y = activation(x W + b)``.
+
+    W (``kernel``) has shape (in_features, units), Keras' layout, so the formula reads as
+    written; b (``bias``) has shape (units,). x may have extra leading axes (they are
+    batch-like). Parameters: in_features * units + units (units fewer without bias).
+    The element-wise activations run fused in the linear kernel's pass after the GEMM;
+    "softmax", "log_softmax", "linear" and callables are applied after it.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int(units, "Dense: units")
+        self.activation = check_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = check_initializer(kernel_initializer)
+        self.bias_initializer = check_initializer(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+
+    def build(self, input_shape):
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"{self._label()}: needs inputs (N, ..., features) with a known number of features, "
+                             f"got feature shape {input_shape}")
+        in_features = input_shape[-1]
+        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer)
+                     if self.use_bias else None)
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: in_features})
+
+    def call(self, x):
+        return linear(x, self.kernel, self.bias, activation=self.activation)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        from .. import regularizers
+
+        config = super().get_config()
+        config.update(units=self.units, activation=activation_config(self.activation), use_bias=self.use_bias,
+                      kernel_initializer=initializer_config(self.kernel_initializer),
+                      bias_initializer=initializer_config(self.bias_initializer),
+                      kernel_regularizer=regularizers.serialize(regularizers.get(self.kernel_regularizer)),
+                      bias_regularizer=regularizers.serialize(regularizers.get(self.bias_regularizer)))
+        return config
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 d2 ...): keeps the batch axis, joins the rest (C order)."""
+
+    def build(self, input_shape):
+        self.input_spec = InputSpec()  # any shape: the output size follows the input
+
+    def call(self, x):
+        return x.reshape(x.shape[0], -1)
+
+    def compute_output_shape(self, input_shape):
+        if any(s is None for s in input_shape):
+            return (None,)
+        return (math.prod(input_shape),)
+
+
+class Activation(Layer):
+    """Applies an activation element-wise (or along the last axis for softmax):
+    any name of ``fastnn.ops.activations`` ("relu", "sigmoid", "tanh", "softmax", ...) or a callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = check_activation(activation)
+
+    def build(self, input_shape):
+        self.input_spec = InputSpec()
+
+    def call(self, x):
+        return activations.get(self.activation)(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = activation_config(self.activation)
+        return config
+
+
+class Dropout(Layer):
+    """Inverted dropout while training: each element is zeroed with probability ``rate`` and
+    the survivors scaled by 1 / (1 - rate), so the expected value is unchanged and
+    inference (training=False) is the identity. Masks come from fastnn's seeded Philox
+    stream (``fnn.manual_seed``): the same on every backend."""
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def build(self, input_shape):
+        self.input_spec = InputSpec()
+
+    def call(self, x, training=None):
+        return dropout(x, self.rate, bool(training))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["rate"] = self.rate
+        return config

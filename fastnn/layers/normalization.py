@@ -1,0 +1,88 @@
+"""BatchNormalization over the channel axis (axis 1) of (N, C) or (N, C, H, W)."""
+
+from __future__ import annotations
+
+import numbers
+
+from ..ops.normalization import batch_norm
+from .base import InputSpec, Layer
+from .core import check_initializer, initializer_config
+
+
+class BatchNormalization(Layer):
+    """Batch normalisation per channel c (axis 1 of (N, C) or (N, C, H, W)):
+
+    training:   mu_B, var_B = mean and biased variance of channel c over the batch (and H, W)
+                y = gamma (x - mu_B) / sqrt(var_B + epsilon) + beta
+                running_mean <- momentum running_mean + (1 - momentum) mu_B
+                running_var  <- momentum running_var  + (1 - momentum) var_B m / (m - 1)
+    inference:  y = gamma (x - running_mean) / sqrt(running_var + epsilon) + beta
+
+    Momentum convention: Keras'. ``momentum`` (default 0.99) is the weight of the OLD
+    running value. PyTorch's ``momentum`` (and ``F.batch_norm``'s) is the weight of the new
+    batch; this layer calls ``F.batch_norm(momentum=1 - momentum)``. So Keras
+    ``BatchNormalization(momentum=0.99)`` equals PyTorch ``BatchNorm(momentum=0.01)``.
+    The running variance takes the unbiased batch variance (m / (m - 1), m values per
+    channel), as PyTorch does; Keras keeps the biased one, a difference of m / (m - 1).
+
+    Weights: ``gamma`` (scale, ones) and ``beta`` (offset, zeros) are trainable;
+    ``running_mean`` (zeros) and ``running_var`` (ones) are non-trainable weights, updated
+    in place during training calls and used in inference calls. Keras' names
+    ``moving_mean`` / ``moving_variance`` are aliases. ``center=False`` drops beta,
+    ``scale=False`` drops gamma (Keras). Channels are axis 1 (channels first).
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1] (Keras' convention: the weight of "
+                             f"the old running value, e.g. 0.99), got {momentum!r}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or epsilon <= 0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon!r}")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = check_initializer(beta_initializer)
+        self.gamma_initializer = check_initializer(gamma_initializer)
+        self.moving_mean_initializer = check_initializer(moving_mean_initializer)
+        self.moving_variance_initializer = check_initializer(moving_variance_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) not in (1, 3) or input_shape[0] is None:
+            raise ValueError(f"{self._label()}: needs inputs (N, C) or (N, C, H, W) with a known C, "
+                             f"got feature shape {input_shape}")
+        channels = input_shape[0]
+        self.gamma = self.add_weight("gamma", (channels,), self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", (channels,), self.beta_initializer) if self.center else None
+        self.running_mean = self.add_weight("running_mean", (channels,), self.moving_mean_initializer,
+                                            trainable=False)
+        self.running_var = self.add_weight("running_var", (channels,), self.moving_variance_initializer,
+                                           trainable=False)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={0: channels})
+
+    @property
+    def moving_mean(self):
+        return self.running_mean
+
+    @property
+    def moving_variance(self):
+        return self.running_var
+
+    def call(self, x, training=None):
+        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, training=bool(training),
+                          momentum=1.0 - self.momentum, eps=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(momentum=self.momentum, epsilon=self.epsilon, center=self.center, scale=self.scale,
+                      beta_initializer=initializer_config(self.beta_initializer),
+                      gamma_initializer=initializer_config(self.gamma_initializer),
+                      moving_mean_initializer=initializer_config(self.moving_mean_initializer),
+                      moving_variance_initializer=initializer_config(self.moving_variance_initializer))
+        return config

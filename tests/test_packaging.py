@@ -1,0 +1,42 @@
+"""Packaging and import hygiene: fastnn.kernels comes from the top-level kernels/
+folder, and importing fastnn loads neither numba nor cupy."""
+
+import pathlib
+import subprocess
+import sys
+
+import fastnn
+import fastnn.kernels
+
+
+def test_kernels_package_is_the_top_level_kernels_folder():
+    here = pathlib.Path(fastnn.kernels.__file__).resolve().parent
+    assert here.name == "kernels"
+    assert (here / "contract.py").exists() and (here / "reference").is_dir()
+
+
+def test_import_loads_neither_numba_nor_cupy():
+    code = ("import sys, fastnn, fastnn.functional, fastnn.layers, fastnn.optim; "
+            "print(sorted(m for m in ('numba', 'cupy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_public_names_of_the_api_contract_exist():
+    import fastnn.functional as F
+
+    for name in ("set_backend", "get_backend", "use_backend", "available_backends", "manual_seed", "tensor",
+                 "no_grad", "Sequential", "Model", "init", "optim", "layers", "testing"):
+        assert hasattr(fastnn, name), name
+    for name in ("linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus", "step", "softmax",
+                 "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout",
+                 "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy", "mse"):
+        assert callable(getattr(F, name)), name
+    for name in ("Input", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Activation", "Dropout",
+                 "BatchNormalization", "Embedding", "SimpleRNN", "LSTM", "GRU", "Add"):
+        assert hasattr(fastnn.layers, name), name
+    for name in ("zeros", "ones", "normal", "uniform", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
+                 "xavier_normal", "xavier_uniform", "kaiming_normal", "kaiming_uniform"):
+        assert callable(getattr(fastnn.init, name)), name
+    for name in ("SGD", "RMSprop", "Adam", "AdamW"):
+        assert hasattr(fastnn.optim, name), name
