@@ -1,4 +1,4 @@
-"""Tensor constructors and n-ary ops: zeros, ones, rand, randn, stack, concatenate, where."""
+"""Tensor constructors and n-ary ops: zeros, ones, rand, randn, stack, unstack, concatenate, where."""
 
 from __future__ import annotations
 
@@ -62,6 +62,15 @@ def stack(tensors, axis=0) -> Tensor:
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     return M.Stack.apply(*tensors, axis=axis)
+
+
+def unstack(x: Tensor, axis=0) -> tuple:
+    """The slices of x along ``axis``, as a tuple of tensors (torch.unbind); inverse of stack."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"unstack: axis {axis} is out of range for shape {x.shape}")
+    if x.shape[axis] == 0:
+        return ()
+    return M.Unstack.apply(x, axis=axis)
 
 
 def concatenate(tensors, axis=0) -> Tensor:

@@ -3,13 +3,17 @@
 A subclass defines ``forward(self, *args, **kwargs)`` on raw arrays (tensor
 arguments arrive as C-contiguous arrays of their backend, other arguments as
 given) and ``backward(self, grad)`` returning one gradient array (or None) per
-positional argument. ``self.k`` resolves kernels through the backend of the
+positional argument. A forward that returns a tuple of arrays makes a
+multi-output op: ``apply`` returns a tuple of tensors and ``backward`` receives
+one gradient per output (None for an output that received none). ``self.k`` resolves kernels through the backend of the
 inputs and ``self.xp`` is that backend's array module, so an op never branches
 on the backend. ``apply`` checks that all tensor inputs share one backend,
 runs forward, and records the node when a gradient will be needed.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from .grad_mode import is_grad_enabled
 
@@ -23,6 +27,7 @@ class Function:
         self.xp = backend.xp
         self.needs_input_grad: tuple = ()
         self.parents: tuple = ()
+        self.output_refs: tuple = ()
         self.released = False
 
     @classmethod
@@ -36,21 +41,26 @@ class Function:
         arrays = [backend.contiguous(a.data) if isinstance(a, Tensor) else a for a in args]
         out = fn.forward(*arrays, **kwargs)
         track = cls.differentiable and is_grad_enabled() and any(fn.needs_input_grad)
-        result = Tensor._make(out, backend, requires_grad=track)
+        outputs = out if isinstance(out, tuple) else (out,)
+        results = tuple(Tensor._make(o, backend, requires_grad=track) for o in outputs)
         if track:
             fn.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
-            result._node = fn
-        return result
+            # Weak references: outputs point at their node, not the other way round, so a
+            # dropped output is freed at once instead of waiting for the cycle collector.
+            fn.output_refs = tuple(weakref.ref(r) for r in results)
+            for r in results:
+                r._node = fn
+        return results if isinstance(out, tuple) else results[0]
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError
 
-    def backward(self, grad):
+    def backward(self, *grads):
         raise NotImplementedError
 
     def release(self):
         """Drop what forward saved once backward has used it (retain_graph=False)."""
-        self.__dict__ = {"released": True, "parents": (), "backend": self.backend}
+        self.__dict__ = {"released": True, "parents": (), "output_refs": (), "backend": self.backend}
 
 
 def common_backend(tensors, op_name):

@@ -339,29 +339,27 @@ def _index_arrays(index, like):
     return index
 
 
-def _topological_order(root: Tensor):
-    """Tensors reachable from root through recorded nodes, each after all its inputs."""
+def _topological_nodes(root: Tensor):
+    """The nodes that lead to root, each after every node that produced one of its inputs."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root._node, False)]
     while stack:
-        t, expanded = stack.pop()
+        node, expanded = stack.pop()
         if expanded:
-            order.append(t)
+            order.append(node)
             continue
-        if id(t) in visited:
+        if id(node) in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is not None:
-            if node.released:
-                raise RuntimeError(
-                    "backward(): this part of the graph was already freed by an earlier backward(); "
-                    "call backward(retain_graph=True) the first time to go through it twice"
-                )
-            for parent in node.parents:
-                if parent is not None and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        visited.add(id(node))
+        if node.released:
+            raise RuntimeError(
+                "backward(): this part of the graph was already freed by an earlier backward(); "
+                "call backward(retain_graph=True) the first time to go through it twice"
+            )
+        stack.append((node, True))
+        for parent in node.parents:
+            if parent is not None and parent._node is not None and id(parent._node) not in visited:
+                stack.append((parent._node, False))
     return order
 
 
@@ -374,19 +372,26 @@ def _accumulate_leaf(t: Tensor, g):
 
 
 def _run_backward(root: Tensor, seed, retain_graph: bool):
-    order = _topological_order(root)
-    grads = {id(root): seed}
+    """Reverse-mode sweep: nodes in reverse topological order, so a node runs once all the
+    gradients of its outputs are summed. Gradients of leaves accumulate as they arrive."""
+    if root._node is None:
+        _accumulate_leaf(root, seed)
+        return
+    # id(tensor) -> (tensor, summed gradient). Holding the tensor keeps it alive while its
+    # gradient is pending, even after release() of the consumer dropped its reference.
+    pending = {id(root): (root, seed)}
     with no_grad():
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
+        for node in reversed(_topological_nodes(root)):
+            # An output that no longer exists has no pending gradient (it would be held above).
+            outputs = [ref() for ref in node.output_refs]
+            out_grads = [None if t is None else pending.pop(id(t), (None, None))[1] for t in outputs]
+            if all(g is None for g in out_grads):
                 continue
-            node = t._node
-            if node is None or t._retain:
-                _accumulate_leaf(t, g)
-            if node is None:
-                continue
-            in_grads = node.backward(node.backend.contiguous(g))
+            for t, g in zip(outputs, out_grads):
+                if g is not None and t._retain:
+                    _accumulate_leaf(t, g)
+            contiguous = [None if g is None else node.backend.contiguous(g) for g in out_grads]
+            in_grads = node.backward(*contiguous)
             for parent, pg in zip(node.parents, in_grads):
                 if parent is None or pg is None or not parent.requires_grad:
                     continue
@@ -394,8 +399,11 @@ def _run_backward(root: Tensor, seed, retain_graph: bool):
                     raise AssertionError(
                         f"{type(node).__name__}.backward returned shape {tuple(pg.shape)} for input {parent.shape}"
                     )
+                if parent._node is None:
+                    _accumulate_leaf(parent, pg)
+                    continue
                 key = id(parent)
-                grads[key] = pg if key not in grads else grads[key] + pg
+                pending[key] = (parent, pg if key not in pending else pending[key][1] + pg)
             if not retain_graph:
                 node.release()
 

@@ -427,6 +427,8 @@ CASES: list[Case] = [
     Case("clip_min_only", _unary(lambda x: x.clip(min=-0.5), maker=_clip_input)),
     Case("stack", _nary(lambda a, b, c: fnn.stack([a, b, c], axis=1), [(3, 4)] * 3, [(1024, 1024)] * 3)),
     Case("stack_last_axis", _nary(lambda a, b: fnn.stack([a, b * b], axis=-1), [(2, 3)] * 2, [(1024, 1024)] * 2)),
+    Case("unstack", _unary(lambda x: fnn.stack([s * (i + 1) for i, s in enumerate(fnn.unstack(x, axis=1))]))),
+    Case("unstack_outputs_unused", _unary(lambda x: fnn.unstack(x, axis=-1)[1] * 2 + fnn.unstack(x, axis=-1)[3])),
     Case("concatenate", _nary(lambda a, b: fnn.concatenate([a, b, a], axis=1), [(3, 2), (3, 4)],
                               [(1024, 512), (1024, 1024)])),
     Case("where", _where),

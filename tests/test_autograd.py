@@ -350,3 +350,32 @@ def test_gradcheck_detects_a_wrong_gradient():
         fnn.testing.gradcheck(lambda t: t * t, [fnn.tensor([1.0], requires_grad=True)])
     with pytest.raises(ValueError, match="requires_grad"):
         fnn.testing.gradcheck(lambda t: t * t, [t64([1.0], requires_grad=False)])
+
+
+def test_multi_output_op_sums_each_outputs_gradient_and_zeros_the_unused():
+    x = t64(np.arange(12.0).reshape(3, 4))
+    first, second, third = fnn.unstack(x, axis=0)
+    assert [t.shape for t in (first, second, third)] == [(4,)] * 3
+    loss = (first * 2).sum() + (first * third).sum()  # second is unused
+    loss.backward()
+    expected = np.zeros((3, 4))
+    expected[0] = 2 + np.arange(8.0, 12.0)  # d/dfirst = 2 + third
+    expected[2] = np.arange(4.0)            # d/dthird = first
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_multi_output_op_with_dropped_outputs_and_retained_grad():
+    x = t64(np.arange(6.0).reshape(2, 3))
+    kept = fnn.unstack(x, axis=1)[2]  # the other two outputs are dropped at once
+    kept.retain_grad()
+    (kept * kept).sum().backward()
+    np.testing.assert_array_equal(kept.grad.numpy(), 2 * np.array([2.0, 5.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 4.0], [0, 0, 10.0]])
+
+
+def test_intermediates_released_by_their_consumer_still_pass_their_gradient_on():
+    # (x * x) is referenced only by the node of (... * 3); releasing that node during the
+    # sweep must not lose the gradient still pending for (x * x).
+    x = t64([1.0, 2.0])
+    ((x * x) * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 12.0])

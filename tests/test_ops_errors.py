@@ -250,14 +250,30 @@ def test_loss_shape_mismatch_does_not_broadcast(loss, pred_name, target_name):
 def test_loss_dtype_errors():
     with raises(TypeError, "mse", "target", "int64"):
         F.mse(t(3), fnn.tensor([1, 2, 3]))
-    with raises(TypeError, "binary_crossentropy", "targets", "int64"):
-        F.binary_crossentropy(t(3), np.array([1, 0, 1]))
+    with raises(TypeError, "binary_crossentropy", "targets", "numeric"):
+        F.binary_crossentropy(t(3), np.array(["1", "0", "1"]))
     with raises(TypeError, "categorical_crossentropy", "logits=float64", "targets=float32"):
         F.categorical_crossentropy(t(2, 3), t(2, 3, dtype=np.float32))
     with raises(ValueError, "categorical_crossentropy", "(N, C)"):
         F.categorical_crossentropy(t(3), t(3))
     with raises(ValueError, "l2", "lam", "-1"):
         F.l2(t(2), -1)
+
+
+def test_integer_label_arrays_are_exact_targets():
+    """0/1 labels as an int or bool array mean the same as the float labels (a list already did)."""
+    logits = t(4)
+    as_float = F.binary_crossentropy(logits, np.array([1.0, 0.0, 1.0, 1.0])).item()
+    assert F.binary_crossentropy(logits, np.array([1, 0, 1, 1])).item() == as_float
+    assert F.binary_crossentropy(logits, np.array([True, False, True, True])).item() == as_float
+    assert F.mse(logits, np.array([1, 0, 1, 1])).item() == F.mse(logits, [1.0, 0.0, 1.0, 1.0]).item()
+
+
+def test_losses_refuse_an_empty_batch():
+    with raises(ValueError, "sparse_categorical_crossentropy", "empty"):
+        F.sparse_categorical_crossentropy(t(0, 3), np.zeros(0, dtype=np.int64))
+    with raises(ValueError, "mse", "empty"):
+        F.mse(t(0), t(0))
 
 
 # -- tensor-level argument errors ---------------------------------------------------------------------

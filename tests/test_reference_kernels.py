@@ -869,3 +869,15 @@ def test_large_instances_are_benchmark_shapes_that_run():
                 outs = _outputs(large.fn(*large.tensors("numpy")))
             for out in outs:
                 assert out.dtype == np.float32 and np.isfinite(out.numpy()).all(), (case.name, mode)
+
+
+def test_erf_is_exact_and_silent_at_huge_and_infinite_arguments():
+    import warnings
+
+    from fastnn.kernels.reference.special import erf
+
+    xs = np.array([-np.inf, -1e300, -40.0, -8.5, 8.0, 27.0, 1e300, np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / invalid-value warnings on the unused branches
+        got = erf(xs)
+    np.testing.assert_array_equal(got, [math.erf(v) for v in xs])

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import init as initializers
 from .. import regularizers
-from ..creation import stack, zeros
+from ..creation import stack, unstack, zeros
 from ..ops import activations
 from ..ops.linear import linear
 from .base import InputSpec, Layer
@@ -85,8 +85,10 @@ class _RNN(Layer):
         xw = linear(x, self.kernel, self._input_bias())  # (N, T, gates*units): every step's input term in one GEMM
         state = self._initial_state(x)
         outputs = []
-        for t in range(x.shape[1]):
-            h, state = self.step(xw[:, t, :], state)
+        # One split op: its backward writes each step's gradient once (slicing xw[:, t] per
+        # step would allocate a full-size gradient per step, quadratic in T).
+        for xw_t in unstack(xw, axis=1):
+            h, state = self.step(xw_t, state)
             outputs.append(h)
         return stack(outputs, axis=1) if self.return_sequences else outputs[-1]
 

@@ -15,7 +15,7 @@ from ..function import Function
 from .checks import pair, require_float, require_ndim
 
 
-def resolve_padding(padding, kernel, stride, spatial) -> tuple[int, int, int, int]:
+def resolve_padding(padding, kernel, stride, spatial, op="conv2d") -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from any accepted padding spelling."""
     if isinstance(padding, str):
         if padding == "valid":
@@ -27,14 +27,14 @@ def resolve_padding(padding, kernel, stride, spatial) -> tuple[int, int, int, in
                 total = max((out - 1) * s + k - size, 0)
                 pads += [total // 2, total - total // 2]
             return tuple(pads)
-        raise ValueError(f"padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
     if isinstance(padding, (tuple, list)) and len(padding) == 4:
         if not all(isinstance(p, (int, np.integer)) and p >= 0 for p in padding):
-            raise ValueError(f"padding must hold non-negative ints, got {padding!r}")
+            raise ValueError(f"{op}: padding must hold non-negative ints, got {padding!r}")
         return tuple(int(p) for p in padding)
-    rows, cols = pair(padding, "padding")
+    rows, cols = pair(padding, f"{op}: padding")
     if rows < 0 or cols < 0:
-        raise ValueError(f"padding must be non-negative, got {padding!r}")
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return (rows, rows, cols, cols)
 
 
@@ -70,7 +70,7 @@ class Conv2D(Function):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution of x (N, C, H, W) with weight (C_out, C, kh, kw)."""
-    stride = pair(stride, "stride")
+    stride = pair(stride, "conv2d: stride")
     if min(stride) < 1:
         raise ValueError(f"conv2d: stride must be positive, got {stride}")
     if x.ndim != 4 or weight.ndim != 4:

@@ -75,17 +75,27 @@ class L2(Function):
 
 
 def _as_tensor_like(value, like, name, op):
+    """Targets given as data (arrays, lists) take the predictions' dtype and backend: 0/1
+    integer or boolean labels are exact in any float. A Tensor must already match."""
     from ..tensor import Tensor, tensor
 
     if isinstance(value, Tensor):
         if value._backend is not like._backend:
             raise ValueError(f"{op}: {name} lives on {value.backend!r} but the predictions on {like.backend!r}")
         return value
-    return tensor(value, backend=like.backend, dtype=like.dtype if getattr(value, "dtype", None) is None
-                  or getattr(value, "dtype").kind == "f" else None)
+    kind = getattr(getattr(value, "dtype", None), "kind", "f")
+    if kind not in "fiub":
+        raise TypeError(f"{op}: {name} must be numeric, got dtype {value.dtype}")
+    return tensor(value, backend=like.backend, dtype=like.dtype)
+
+
+def _nonempty(op, pred):
+    if pred.size == 0:
+        raise ValueError(f"{op}: the batch is empty (shape {pred.shape}); a mean over no samples is undefined")
 
 
 def _same_shape(op, pred, target, pred_name="logits", target_name="targets"):
+    _nonempty(op, pred)
     if pred.shape != target.shape:
         raise ValueError(f"{op}: {pred_name} has shape {pred.shape} but {target_name} has shape {target.shape}; "
                          f"they must match (no silent broadcasting)")
@@ -99,6 +109,7 @@ def sparse_categorical_crossentropy(logits, labels):
     require_float(op, logits=logits.data)
     if logits.ndim < 2:
         raise ValueError(f"{op}: logits must be (N, C), got shape {logits.shape}")
+    _nonempty(op, logits)
     array = labels.data if isinstance(labels, Tensor) else logits._backend.asarray(labels)
     if isinstance(labels, Tensor) and labels._backend is not logits._backend:
         raise ValueError(f"{op}: labels live on {labels.backend!r} but logits on {logits.backend!r}")

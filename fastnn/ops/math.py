@@ -357,6 +357,26 @@ class Stack(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
 
+class Unstack(Function):
+    """Split along ``axis`` into its slices (the inverse of stack); one op, so the backward
+    pass writes each slice's gradient once instead of one full-size array per slice."""
+
+    def forward(self, x, axis=0):
+        self.axis, self.shape = axis % x.ndim, x.shape
+        xp = self.xp
+        return tuple(xp.ascontiguousarray(xp.take(x, i, axis=self.axis)) for i in range(x.shape[self.axis]))
+
+    def backward(self, *grads):
+        xp = self.xp
+        full = xp.zeros(self.shape, dtype=next(g for g in grads if g is not None).dtype)
+        for i, g in enumerate(grads):
+            if g is not None:
+                index = [slice(None)] * len(self.shape)
+                index[self.axis] = i
+                full[tuple(index)] = g
+        return (full,)
+
+
 class Concatenate(Function):
     def forward(self, *arrays, axis=0):
         try:

@@ -16,11 +16,11 @@ from .conv import check_output_size, resolve_padding
 
 def _geometry(op, x, kernel_size, stride, padding):
     require_ndim(op, "x", x, 4)
-    kernel = pair(kernel_size, "kernel_size")
-    stride = kernel if stride is None else pair(stride, "stride")
+    kernel = pair(kernel_size, f"{op}: kernel_size")
+    stride = kernel if stride is None else pair(stride, f"{op}: stride")
     if min(kernel) < 1 or min(stride) < 1:
         raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel} and {stride}")
-    pad = resolve_padding(padding, kernel, stride, x.shape[2:])
+    pad = resolve_padding(padding, kernel, stride, x.shape[2:], op)
     if not isinstance(padding, str) and (max(pad[:2]) > kernel[0] // 2 or max(pad[2:]) > kernel[1] // 2):
         raise ValueError(f"{op}: padding {padding!r} must be at most half the kernel size {kernel}")
     check_output_size(op, x.shape, kernel, stride, pad)

@@ -3,7 +3,7 @@
 ``erf`` follows the rational approximations of the Cephes library (S. L. Moshier):
 for ``|x| < 1``, ``erf(x) = x T(x^2) / U(x^2)``; above, ``erf(x) = 1 - erfc(x)``
 with ``erfc(x) = exp(-x^2) P(x) / Q(x)`` for ``1 <= x < 8`` and
-``exp(-x^2) R(1/x^2) / (x S(1/x^2))`` beyond. Relative error is of the order of
+``exp(-x^2) R(x) / S(x)`` beyond. Relative error is of the order of
 float64 rounding; the tests compare it against ``math.erf``.
 """
 
@@ -38,13 +38,15 @@ def erf(x):
     x64 = np.asarray(x, dtype=np.float64)
     ax = np.abs(x64)
     small = ax < 1.0
-    z = x64 * x64
-    erf_small = x64 * _poly(_T, z) / _poly(_U, z)
-    # erfc for |x| >= 1; `safe` keeps 1/x finite where the branch is unused.
-    safe = np.where(small, 1.0, ax)
-    inv2 = 1.0 / (safe * safe)
-    mid = np.exp(-safe * safe) * _poly(_P, safe) / _poly(_Q, safe)
-    far = np.exp(-safe * safe) * _poly(_R, inv2) / (safe * _poly(_S, inv2))
+    inner = np.where(small, x64, 0.0)
+    z = inner * inner
+    erf_small = inner * _poly(_T, z) / _poly(_U, z)
+    # erfc for |x| >= 1. Past 30 erfc underflows to 0 in float64; clamping there keeps the
+    # polynomials finite (no inf/inf) for huge or infinite x. `safe` is 1 where the branch is unused.
+    safe = np.where(small, 1.0, np.minimum(ax, 30.0))
+    gauss = np.exp(-safe * safe)
+    mid = gauss * _poly(_P, safe) / _poly(_Q, safe)
+    far = gauss * _poly(_R, safe) / _poly(_S, safe)
     erfc_big = np.where(safe < 8.0, mid, far)
     erf_big = np.sign(x64) * (1.0 - erfc_big)
     out = np.where(small, erf_small, erf_big)
