@@ -59,7 +59,8 @@ def main(argv=None):
     steps = -(-len(x_train) // args.batch_size)
     for epoch in range(1, args.epochs + 1):
         order = fnn.random.default_generator.permutation(len(x_train))
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", leave=False)
+        # disable=None: a live bar on a terminal, nothing when the output is piped to a file
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=None)
         total = 0.0
         for step in bar:
             batch = order[step * args.batch_size:(step + 1) * args.batch_size]
@@ -68,7 +69,7 @@ def main(argv=None):
             loss.backward()
             opt.step()
             total += loss.item()
-            bar.set_postfix(loss=f"{total / (step + 1):.4f}")
+            bar.set_postfix(loss=f"{total / (step + 1):.4f}", refresh=False)
         if epoch % 5 == 0 or epoch == args.epochs:
             tqdm.write(f"epoch {epoch:3d}  loss {total / steps:.4f}  test accuracy {accuracy(model, x_test, y_test):.4f}")
     final = accuracy(model, x_test, y_test)
