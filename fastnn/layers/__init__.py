@@ -7,7 +7,6 @@ by all of them (weights, ``parameters()``, ``losses``, configs, training mode).
 Images are channels first (N, C, H, W); sequences are (N, T, F).
 """
 
-from .. import regularizers  # noqa: F401  (makes fnn.regularizers available with the layers that use it)
 from .base import InputSpec, Layer
 from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from .. import regularizers
 from ..ops import activations
 from ..ops.checks import pair
 from ..ops.conv import conv2d, resolve_padding
 from .base import InputSpec, Layer
-from .core import activation_config, check_activation, check_initializer, initializer_config, positive_int
+from .core import kernel_bias_config, positive_int, set_kernel_bias_options
 
 
 def check_padding(padding, what):
@@ -60,12 +59,8 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D: kernel_size and strides must be positive, got {self.kernel_size} "
                              f"and {self.strides}")
         self.padding = check_padding(padding, "Conv2D")
-        self.activation = check_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer)
-        self.bias_initializer = check_initializer(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
+        set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[0] is None:
@@ -90,9 +85,5 @@ class Conv2D(Layer):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
                       padding=list(self.padding) if isinstance(self.padding, tuple) else self.padding,
-                      activation=activation_config(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=initializer_config(self.kernel_initializer),
-                      bias_initializer=initializer_config(self.bias_initializer),
-                      kernel_regularizer=regularizers.serialize(regularizers.get(self.kernel_regularizer)),
-                      bias_regularizer=regularizers.serialize(regularizers.get(self.bias_regularizer)))
+                      **kernel_bias_config(self))
         return config

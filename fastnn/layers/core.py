@@ -70,6 +70,28 @@ class Input(Layer):
 InputLayer = Input  # Keras' class name for the same thing
 
 
+def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
+                            kernel_regularizer, bias_regularizer) -> None:
+    """The options Dense and Conv2D share: validated and stored on the layer."""
+    layer.activation = check_activation(activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = check_initializer(kernel_initializer)
+    layer.bias_initializer = check_initializer(bias_initializer)
+    layer.kernel_regularizer = kernel_regularizer
+    layer.bias_regularizer = bias_regularizer
+
+
+def kernel_bias_config(layer) -> dict:
+    """The JSON-able form of the options stored by ``set_kernel_bias_options``."""
+    from .. import regularizers
+
+    return dict(activation=activation_config(layer.activation), use_bias=layer.use_bias,
+                kernel_initializer=initializer_config(layer.kernel_initializer),
+                bias_initializer=initializer_config(layer.bias_initializer),
+                kernel_regularizer=regularizers.serialize(regularizers.get(layer.kernel_regularizer)),
+                bias_regularizer=regularizers.serialize(regularizers.get(layer.bias_regularizer)))
+
+
 class Dense(Layer):
     """Fully connected layer: ``y = activation(x W + b)``.
 
@@ -84,12 +106,8 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int(units, "Dense: units")
-        self.activation = check_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer)
-        self.bias_initializer = check_initializer(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
+        set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 1 or input_shape[-1] is None:
@@ -109,14 +127,8 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        from .. import regularizers
-
         config = super().get_config()
-        config.update(units=self.units, activation=activation_config(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=initializer_config(self.kernel_initializer),
-                      bias_initializer=initializer_config(self.bias_initializer),
-                      kernel_regularizer=regularizers.serialize(regularizers.get(self.kernel_regularizer)),
-                      bias_regularizer=regularizers.serialize(regularizers.get(self.bias_regularizer)))
+        config.update(units=self.units, **kernel_bias_config(self))
         return config
 
 
