@@ -73,6 +73,17 @@ def pick(size, small, large):
     return small if size == "small" else large
 
 
+def weight(rng, shape, dtype, size, small_scale=0.5):
+    """A weight array: ``small_scale`` N(0, 1) for the gradient checks' small shapes; at large
+    sizes N(0, 1/fan_in), as initializers give, so activations keep unit scale. (Unscaled
+    large weights make logits so big that softmax gradients underflow to float32
+    subnormals, on which BLAS runs many times slower: a benchmark artefact, not a cost.)"""
+    if size == "small" or len(shape) < 2:
+        return normal(rng, shape, dtype) * small_scale
+    fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[1:]))
+    return (normal(rng, shape, dtype) / np.sqrt(fan_in)).astype(dtype)
+
+
 def _act_kernels(name):
     return (f"{name}_fwd", f"{name}_bwd")
 
@@ -83,7 +94,7 @@ def _linear(activation, bias=True, lead=()):
     def make(rng, dtype, size, mode):
         n, i, o = pick(size, (5, 7, 3), (256, 1024, 1024))
         x = normal(rng, lead + (n, i), dtype)
-        w = normal(rng, (i, o), dtype) * 0.5
+        w = weight(rng, (i, o), dtype, size)
         if bias:
             b = normal(rng, (o,), dtype)
             return CaseInstance(fn=lambda x, w, b: F.linear(x, w, b, activation=activation),
@@ -96,7 +107,7 @@ def _linear_step(rng, dtype, size, mode):
     """step has zero gradient everywhere: multiply by the pre-activation so the check has
     content (d/dz [H(z) z] = H(z)); any non-zero step gradient would be caught."""
     n, i, o = pick(size, (5, 7, 3), (256, 1024, 1024))
-    arrays = [normal(rng, (n, i), dtype), normal(rng, (i, o), dtype) * 0.5, normal(rng, (o,), dtype)]
+    arrays = [normal(rng, (n, i), dtype), weight(rng, (i, o), dtype, size), normal(rng, (o,), dtype)]
     return CaseInstance(fn=lambda x, w, b: F.linear(x, w, b, activation="step") * (x @ w + b),
                         arrays=arrays, grad=[True, True, True])
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastnn as fnn
-from cases import Case, CaseInstance, normal, pick
+from cases import Case, CaseInstance, normal, pick, weight
 
 L = fnn.layers
 
@@ -49,7 +49,7 @@ def _layer_case(factory, small, large, *, weight_scale=0.5, input_maker=None, we
         if weight_maker is not None:
             weights = weight_maker(rng, layer, dtype)
         else:
-            weights = [normal(rng, t.shape, dtype) * weight_scale for _, _, t in entries]
+            weights = [weight(rng, t.shape, dtype, size, weight_scale) for _, _, t in entries]
         trainable = [spec.trainable for _, spec, _ in entries]
         n_in = len(inputs)
         training = mode == "train"
