@@ -20,6 +20,7 @@ def test_readme_examples_run_and_learn_xor(capsys):
         exec(compile(block, str(README), "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "[0 1 1 0]"  # the XOR model's predictions, as the comment in the README says
+    assert "(2, 8, 5, 5)" in printed and "Total params: 1,168" in printed  # the residual block
     f_value, grads = namespace["f"].item(), namespace["w"].grad.numpy()
     sigma = 1 / (1 + np.exp(-1.0))  # w . x = 2*(-1) + (-3)*(-2) + (-3)*1 = 1
     np.testing.assert_allclose(f_value, sigma, rtol=1e-6)
