@@ -338,3 +338,11 @@ def test_mean_of_integer_and_bool_tensors_is_not_truncated():
     accuracy = (fnn.tensor([1.0, 2.0, 3.0]) > 1.5).mean()
     assert accuracy.dtype.kind == "f" and math.isclose(accuracy.item(), 2 / 3)
     np.testing.assert_array_equal(fnn.tensor([[1, 2], [4, 4]]).mean(axis=1).numpy(), [1.5, 4.0])
+
+
+def test_integer_tensors_meet_floats_as_in_pytorch():
+    ints = fnn.tensor([1, 2])
+    assert (ints * 1.5).dtype == np.float32 and (1.5 + ints).dtype == np.float32   # the default float
+    np.testing.assert_array_equal((ints * 1.5).numpy(), [1.5, 3.0])
+    assert (ints + fnn.tensor(np.array([0.5, 0.5]))).dtype == np.float64            # a float tensor's dtype wins
+    assert (ints * 2).dtype == np.int64                                               # ints stay ints

@@ -46,13 +46,18 @@ def _check_broadcast(op, a, b):
 
 
 def _float_operands(a, b):
-    """An integer or boolean array meeting a floating one takes the floating dtype (as in
-    PyTorch): NumPy alone would turn int64 with float32 into float64."""
+    """An integer or boolean array meeting a floating one takes the floating dtype, and
+    meeting a Python float it becomes float32, the default (both as in PyTorch): NumPy
+    alone would give float64 in both cases."""
     ka, kb = (getattr(getattr(v, "dtype", None), "kind", None) for v in (a, b))
     if ka == "f" and kb in ("i", "u", "b"):
         return a, b.astype(a.dtype)
     if kb == "f" and ka in ("i", "u", "b"):
         return a.astype(b.dtype), b
+    if ka in ("i", "u", "b") and isinstance(b, float):
+        return a.astype(np.float32), b
+    if kb in ("i", "u", "b") and isinstance(a, float):
+        return a, b.astype(np.float32)
     return a, b
 
 
