@@ -72,7 +72,7 @@ InputLayer = Input  # Keras' class name for the same thing
 
 def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
                             kernel_regularizer, bias_regularizer) -> None:
-    """The options Dense and Conv2D share: validated and stored on the layer."""
+    """The options Dense, Conv2D and the recurrent layers share: validated and stored on the layer."""
     layer.activation = check_activation(activation)
     layer.use_bias = bool(use_bias)
     layer.kernel_initializer = check_initializer(kernel_initializer)

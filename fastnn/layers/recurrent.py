@@ -24,7 +24,8 @@ from ..creation import stack, unstack, zeros
 from ..ops import activations
 from ..ops.linear import linear
 from .base import InputSpec, Layer
-from .core import activation_config, check_activation, check_initializer, initializer_config, positive_int
+from .core import (activation_config, check_activation, check_initializer, initializer_config,
+                   kernel_bias_config, positive_int, set_kernel_bias_options)
 
 
 class _RNN(Layer):
@@ -36,14 +37,10 @@ class _RNN(Layer):
         super().__init__(**kwargs)
         name = type(self).__name__
         self.units = positive_int(units, f"{name}: units")
-        self.activation = check_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = check_initializer(kernel_initializer)
+        set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer)
         self.recurrent_initializer = check_initializer(recurrent_initializer)
-        self.bias_initializer = check_initializer(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
         self.recurrent_regularizer = recurrent_regularizer
-        self.bias_regularizer = bias_regularizer
         self.return_sequences = bool(return_sequences)
 
     # -- weights ------------------------------------------------------------------
@@ -101,13 +98,9 @@ class _RNN(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, activation=activation_config(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=initializer_config(self.kernel_initializer),
+        config.update(units=self.units, **kernel_bias_config(self),
                       recurrent_initializer=initializer_config(self.recurrent_initializer),
-                      bias_initializer=initializer_config(self.bias_initializer),
-                      kernel_regularizer=regularizers.serialize(regularizers.get(self.kernel_regularizer)),
                       recurrent_regularizer=regularizers.serialize(regularizers.get(self.recurrent_regularizer)),
-                      bias_regularizer=regularizers.serialize(regularizers.get(self.bias_regularizer)),
                       return_sequences=self.return_sequences)
         return config
 
