@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ops import activations
 from ..ops.checks import pair
-from ..ops.conv import conv2d, resolve_padding
+from ..ops.conv import conv2d, output_size, resolve_padding
 from .base import InputSpec, Layer
 from .core import kernel_bias_config, positive_int, set_kernel_bias_options
 
@@ -20,10 +20,6 @@ def check_padding(padding, what):
         padding = tuple(padding)
     resolve_padding(padding, (1, 1), (1, 1), (1, 1))  # raises for a malformed spelling
     return padding
-
-
-def output_size(size, kernel, stride, pad_before, pad_after):
-    return None if size is None else (size + pad_before + pad_after - kernel) // stride + 1
 
 
 def spatial_output(input_hw, kernel, stride, padding):

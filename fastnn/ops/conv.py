@@ -38,9 +38,15 @@ def resolve_padding(padding, kernel, stride, spatial, op="conv2d") -> tuple[int,
     return (rows, rows, cols, cols)
 
 
+def output_size(size, kernel, stride, pad_before, pad_after):
+    """Output length of a window op along one axis: (size + pads - kernel) // stride + 1
+    (None when the input length is not known yet, for shape inference)."""
+    return None if size is None else (size + pad_before + pad_after - kernel) // stride + 1
+
+
 def check_output_size(op, x_shape, kernel, stride, pad):
-    oh = (x_shape[2] + pad[0] + pad[1] - kernel[0]) // stride[0] + 1
-    ow = (x_shape[3] + pad[2] + pad[3] - kernel[1]) // stride[1] + 1
+    oh = output_size(x_shape[2], kernel[0], stride[0], pad[0], pad[1])
+    ow = output_size(x_shape[3], kernel[1], stride[1], pad[2], pad[3])
     if oh < 1 or ow < 1:
         raise ValueError(f"{op}: input of shape {tuple(x_shape)} is smaller than the kernel {tuple(kernel)} "
                          f"with padding {pad}")

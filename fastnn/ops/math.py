@@ -374,11 +374,10 @@ class Unstack(Function):
     def backward(self, *grads):
         xp = self.xp
         full = xp.zeros(self.shape, dtype=next(g for g in grads if g is not None).dtype)
+        slices = xp.moveaxis(full, self.axis, 0)  # a view: slices[i] is slice i of full
         for i, g in enumerate(grads):
             if g is not None:
-                index = [slice(None)] * len(self.shape)
-                index[self.axis] = i
-                full[tuple(index)] = g
+                slices[i] = g
         return (full,)
 
 
