@@ -13,12 +13,7 @@ import fastnn as fnn
 from fastnn import init
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend_and_restore_rng():
-    state = fnn.get_rng_state()
-    with fnn.use_backend("numpy"):
-        yield
-    fnn.set_rng_state(state)
+pytestmark = pytest.mark.usefixtures("numpy_backend_and_rng_restored")
 
 
 DENSE = (300, 200)          # fan_in 300, fan_out 200

@@ -16,12 +16,7 @@ from fastnn.kernels.reference import dropout as kdropout
 from fastnn.kernels.reference.philox import philox4x32_10, philox_uint32
 
 
-@pytest.fixture(autouse=True)
-def _numpy_backend_and_fresh_state():
-    state = fnn.get_rng_state()
-    with fnn.use_backend("numpy"):
-        yield
-    fnn.set_rng_state(state)
+pytestmark = pytest.mark.usefixtures("numpy_backend_and_rng_restored")
 
 
 # ---------------------------------------------------------------------------------------------
