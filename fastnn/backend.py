@@ -113,9 +113,9 @@ class Backend:
     def add_at(self, target, index, values):
         """target[index] += values with repeated indices accumulating."""
         if self.name == "gpu":
-            import cupyx
+            import cupy
 
-            cupyx.scatter_add(target, index, values)
+            cupy.add.at(target, index, values)
         else:
             self.xp.add.at(target, index, values)
 

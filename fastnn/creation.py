@@ -90,3 +90,35 @@ def where(condition, a, b) -> Tensor:
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got {cond.dtype}")
     return M.Where.apply(cond, _operand(a, like, "where"), _operand(b, like, "where"))
+
+
+_DLPACK_CUDA = (2, 13)  # DLPack device types kDLCUDA and kDLCUDAManaged
+
+
+def from_dlpack(obj, backend=None, requires_grad=False) -> Tensor:
+    """A tensor sharing the memory of ``obj`` (a torch tensor, a cupy or numpy array, a fastnn
+    tensor: anything with ``__dlpack__``), without a copy.
+
+    CUDA memory becomes a ``gpu`` tensor; host memory a tensor on the current backend when
+    that keeps its arrays on the host (numpy or cpu), else on ``cpu`` (or ``numpy`` where
+    numba is missing). ``backend=`` names the backend instead; one on another device than
+    the data receives a copy.
+    """
+    device_type = int(obj.__dlpack_device__()[0]) if hasattr(obj, "__dlpack_device__") else 1
+    if device_type in _DLPACK_CUDA:
+        import cupy
+
+        data, home = cupy.from_dlpack(obj), backends.get("gpu")
+    else:
+        data, home = np.from_dlpack(obj), backends.current()
+        if home.name == "gpu":
+            home = backends.get("cpu" if "cpu" in backends.available_backends() else "numpy")
+    target = home if backend is None else backends.resolve(backend)
+    if (target.name == "gpu") != (home.name == "gpu"):
+        from .tensor import tensor
+
+        return tensor(data, dtype=data.dtype, requires_grad=requires_grad, backend=target.name)
+    _check_dtype(data.dtype)
+    t = Tensor._make(data, target)
+    t.requires_grad = requires_grad
+    return t

@@ -20,6 +20,10 @@ from .grad_mode import is_grad_enabled
 
 class Function:
     differentiable = True
+    #: True when ``backward`` returns newly allocated gradient arrays that alias nothing
+    #: (not the incoming gradient, not each other): a leaf may then keep the array as its
+    #: ``.grad`` without the defensive copy. Set by ops whose kernels allocate their outputs.
+    grads_are_fresh = False
 
     def __init__(self, backend):
         self.backend = backend

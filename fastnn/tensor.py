@@ -122,6 +122,14 @@ class Tensor:
             raise TypeError("a gpu tensor does not convert implicitly to numpy; call .numpy() to copy it to the host")
         return self.data if dtype is None else self.data.astype(dtype)
 
+    def __dlpack__(self, **kwargs):
+        """DLPack capsule of the data, zero-copy (``torch.from_dlpack(t)``, ``cupy.from_dlpack(t)``,
+        ``numpy.from_dlpack(t)``); keywords (stream, max_version, ...) go to the array's own."""
+        return self.data.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
     def __bool__(self):
         if self.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
@@ -363,10 +371,11 @@ def _topological_nodes(root: Tensor):
     return order
 
 
-def _accumulate_leaf(t: Tensor, g):
+def _accumulate_leaf(t: Tensor, g, fresh=False):
     if t.grad is None:
-        # a copy: g may be shared (a + b hands the same array to both inputs) or be the caller's seed
-        t.grad = Tensor._make(g.copy(), t._backend)
+        # a copy unless the op vouches that g is its own new array: g may be shared (a + b
+        # hands the same array to both inputs) or be the caller's seed
+        t.grad = Tensor._make(g if fresh else g.copy(), t._backend)
     else:
         t.grad = Tensor._make(t.grad.data + g, t._backend)
 
@@ -400,7 +409,7 @@ def _run_backward(root: Tensor, seed, retain_graph: bool):
                         f"{type(node).__name__}.backward returned shape {tuple(pg.shape)} for input {parent.shape}"
                     )
                 if parent._node is None:
-                    _accumulate_leaf(parent, pg)
+                    _accumulate_leaf(parent, pg, node.grads_are_fresh)
                     continue
                 key = id(parent)
                 pending[key] = (parent, pg if key not in pending else pending[key][1] + pg)

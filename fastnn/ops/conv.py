@@ -54,6 +54,8 @@ def check_output_size(op, x_shape, kernel, stride, pad):
 
 
 class Conv2D(Function):
+    grads_are_fresh = True  # the kernels allocate gx, gw and gb
+
     def forward(self, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0)):
         require_float("conv2d", x=x, weight=w, bias=b)
         require_ndim("conv2d", "x", x, 4)

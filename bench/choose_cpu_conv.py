@@ -1,0 +1,179 @@
+"""Measurements behind the layout choices of kernels/cpu/{conv,pooling,batchnorm}.py.
+
+    python bench/choose_cpu_conv.py [conv|pool|bn|all] [--torch]
+
+--torch times PyTorch alone (torch.set_num_threads(2)), in its own process: in one
+process PyTorch's and Numba's OpenMP thread teams spin against each other on 2 cores
+and both figures come out several times too slow.
+
+Alternatives are interleaved in one process (the machine is shared) and the median
+of the rounds is printed, in milliseconds per call. float32, weights N(0, 1/fan_in)
+(float32 subnormals would make BLAS slow and the figures meaningless).
+"""
+
+import sys
+import time
+
+import numpy as np
+
+from fastnn.kernels.cpu import batchnorm as CB
+from fastnn.kernels.cpu import conv as CC
+from fastnn.kernels.cpu import pooling as CP
+from fastnn.kernels.reference import batchnorm as RB
+from fastnn.kernels.reference import conv as RC
+from fastnn.kernels.reference import pooling as RP
+
+ROUNDS = 15
+
+
+def bench(fns, rounds=ROUNDS):
+    """fns: name -> callable. Interleaved rounds: (median, min) ms per call. The minimum
+    is the steadier figure when other processes share the cores."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: (1e3 * float(np.median(v)), 1e3 * float(np.min(v))) for k, v in times.items()}
+
+
+def show(title, res):
+    print(f"{title}: " + "  ".join(f"{k} {v[0]:.3f} (min {v[1]:.3f})" for k, v in res.items()), flush=True)
+
+
+def _torch():
+    if "--torch" not in sys.argv:
+        return None
+    import torch
+    torch.set_num_threads(2)
+    return torch
+
+
+CONV_SHAPES = [  # (name, x shape, w shape, pad, need_gx)
+    ("cnn_conv1", (64, 1, 28, 28), (32, 1, 3, 3), (1, 1, 1, 1), False),
+    ("cnn_conv2", (64, 32, 14, 14), (64, 32, 3, 3), (1, 1, 1, 1), True),
+    ("conv64_32x32", (32, 64, 32, 32), (64, 64, 3, 3), (1, 1, 1, 1), True),
+    ("conv1x1", (32, 256, 28, 28), (64, 256, 1, 1), (0, 0, 0, 0), True),
+]
+
+
+def run_conv(torch):
+    rng = np.random.default_rng(0)
+    default_wide = CC._WIDE_MAX_P
+    for name, xs, ws, pad, need_gx in CONV_SHAPES:
+        x = rng.standard_normal(xs, dtype=np.float32)
+        fan_in = ws[1] * ws[2] * ws[3]
+        w = (rng.standard_normal(ws) / np.sqrt(fan_in)).astype(np.float32)
+        b = (0.1 * rng.standard_normal(ws[0])).astype(np.float32)
+        y_ref, _ = RC.conv2d_fwd(x, w, b, (1, 1), pad)
+        gy = rng.standard_normal(y_ref.shape, dtype=np.float32)
+
+        def step(mod, wide=None):
+            def f():
+                if wide is not None:
+                    CC._WIDE_MAX_P = 1 << 40 if wide else 0
+                y, cols = mod.conv2d_fwd(x, w, b, (1, 1), pad)
+                mod.conv2d_bwd(xs, w, cols, gy, (1, 1), pad, need_gx, True, True)
+            return f
+
+        def fwd(wide):
+            def f():
+                CC._WIDE_MAX_P = 1 << 40 if wide else 0
+                CC.conv2d_fwd(x, w, b, (1, 1), pad)
+            return f
+
+        fns = {"batched_fwd": fwd(False), "wide_fwd": fwd(True),
+               "batched_step": step(CC, False), "wide_step": step(CC, True), "reference_step": step(RC)}
+        if torch is not None:
+            fns = {}
+            tx = torch.from_numpy(x).requires_grad_(need_gx)
+            tw = torch.from_numpy(w).requires_grad_(True)
+            tb = torch.from_numpy(b).requires_grad_(True)
+            tgy = torch.from_numpy(gy)
+
+            def tstep():
+                y = torch.nn.functional.conv2d(tx, tw, tb, padding=pad[0])
+                y.backward(tgy)
+            fns["torch_step"] = tstep
+        show(name, bench(fns, rounds=9 if xs[0] * ws[0] * ws[1] > 50000 else ROUNDS))
+    CC._WIDE_MAX_P = default_wide
+
+
+def run_pool(torch):
+    rng = np.random.default_rng(0)
+    for name, xs, k, s, pad in [("cnn_pool1", (64, 32, 28, 28), (2, 2), (2, 2), (0, 0, 0, 0)),
+                                ("cnn_pool2", (64, 64, 14, 14), (2, 2), (2, 2), (0, 0, 0, 0)),
+                                ("pool3s1p1", (32, 64, 32, 32), (3, 3), (1, 1), (1, 1, 1, 1))]:
+        x = rng.standard_normal(xs, dtype=np.float32)
+        y, am = RP.max_pool2d_fwd(x, k, s, pad)
+        gy = rng.standard_normal(y.shape, dtype=np.float32)
+        fns = {}
+        for tag, mod in (() if torch is not None else (("cpu", CP), ("ref", RP))):
+            def mx(mod=mod):
+                yy, a = mod.max_pool2d_fwd(x, k, s, pad)
+                mod.max_pool2d_bwd(gy, a, xs, k, s, pad)
+
+            def av(mod=mod):
+                mod.avg_pool2d_fwd(x, k, s, pad, False)
+                mod.avg_pool2d_bwd(gy, xs, k, s, pad, False)
+            fns[f"{tag}_max"] = mx
+            fns[f"{tag}_avg"] = av
+        if torch is not None:
+            tx = torch.from_numpy(x).requires_grad_(True)
+            tgy = torch.from_numpy(gy)
+
+            def tmx():
+                torch.nn.functional.max_pool2d(tx, k, s, pad[0]).backward(tgy)
+
+            def tav():
+                torch.nn.functional.avg_pool2d(tx, k, s, pad[0], count_include_pad=False).backward(tgy)
+            fns["torch_max"] = tmx
+            fns["torch_avg"] = tav
+        show(name + " fwd+bwd", bench(fns))
+
+
+def run_bn(torch):
+    rng = np.random.default_rng(0)
+    for xs in [(32, 64, 32, 32), (64, 128), (4096, 8), (64, 32, 28, 28)]:
+        c = xs[1]
+        x = (rng.standard_normal(xs, dtype=np.float32) * 2 + 1).astype(np.float32)
+        gy = rng.standard_normal(xs, dtype=np.float32)
+        gamma = rng.standard_normal(c, dtype=np.float32)
+        beta = rng.standard_normal(c, dtype=np.float32)
+        fns = {}
+        for tag, mod in (() if torch is not None else (("cpu", CB), ("ref", RB))):
+            rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
+            _, mean, invstd = mod.batchnorm_fwd_train(x, gamma, beta, rm, rv, 0.1, 1e-5)
+            fns[f"{tag}_fwd"] = lambda mod=mod, rm=rm, rv=rv: mod.batchnorm_fwd_train(x, gamma, beta, rm, rv, 0.1, 1e-5)
+            fns[f"{tag}_bwd"] = lambda mod=mod, m=mean, s=invstd: mod.batchnorm_bwd_train(x, gamma, m, s, gy)
+        if torch is not None:
+            tx = torch.from_numpy(x)
+            tg, tb = torch.from_numpy(gamma).requires_grad_(True), torch.from_numpy(beta).requires_grad_(True)
+            trm, trv = torch.zeros(c), torch.ones(c)
+            tgy = torch.from_numpy(gy)
+            txr = tx.clone().requires_grad_(True)
+            yy = torch.nn.functional.batch_norm(txr, trm, trv, tg, tb, True, 0.1, 1e-5)
+
+            def tf():
+                with torch.no_grad():
+                    torch.nn.functional.batch_norm(tx, trm, trv, tg, tb, True, 0.1, 1e-5)
+
+            def tbw():
+                torch.autograd.grad(yy, (txr, tg, tb), tgy, retain_graph=True)
+            fns["torch_fwd"] = tf
+            fns["torch_bwd"] = tbw
+        show(f"bn {xs}", bench(fns))
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "all"
+    t = _torch()
+    if what in ("conv", "all"):
+        run_conv(t)
+    if what in ("pool", "all"):
+        run_pool(t)
+    if what in ("bn", "all"):
+        run_bn(t)

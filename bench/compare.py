@@ -1,0 +1,123 @@
+"""fastnn's cpu backend side by side with the numpy reference backend and PyTorch CPU.
+
+    python bench/compare.py [--threads N] [--rounds 7] [--only mlp_b128 cnn_b64 ...] [--json out.json]
+
+Every workload of bench/workloads.py (training steps and single ops) runs on each
+implementation — fastnn ``numpy``, fastnn ``cpu`` and, when torch imports, PyTorch CPU
+with the same thread count — interleaved round by round in one process, so that a
+noisy neighbour slows all of them alike. Each round times a fixed number of calls per
+implementation; the figure is the median over rounds. The first call (compilation,
+caches) is timed separately and reported as "first".
+
+Columns: ms per call; samples/s of the cpu backend for training steps; speedups
+numpy/cpu (how many times faster the cpu backend is than the reference) and
+torch/cpu (> 1: fastnn is faster than PyTorch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workloads  # noqa: E402
+
+STEP_WORKLOADS = {"mlp_b128": ("mlp", 128), "mlp_b1024": ("mlp", 1024), "cnn_b64": ("cnn", 64)}
+OP_WORKLOADS = {f"{op}_{part}": (op, part) for op in workloads.OPS for part in ("fwd", "fwd+bwd")}
+
+
+def _makers(name, impls):
+    """impl -> callable for workload ``name``."""
+    out = {}
+    for impl in impls:
+        if name in STEP_WORKLOADS:
+            kind, batch = STEP_WORKLOADS[name]
+            forward, step = (workloads.torch_step(kind, batch) if impl == "torch"
+                             else workloads.fastnn_step(kind, batch, impl))
+            out[impl] = step
+        else:
+            op, part = OP_WORKLOADS[name]
+            forward, step = workloads.torch_op(op) if impl == "torch" else workloads.fastnn_op(op, impl)
+            out[impl] = forward if part == "fwd" else step
+    return out
+
+
+def _time(fn, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def measure(name, impls, rounds, min_round_s=0.05):
+    fns = _makers(name, impls)
+    first = {impl: _time(fn, 1) for impl, fn in fns.items()}   # compilation, allocator warm-up
+    for fn in fns.values():
+        fn()
+    # calls per round so that a round of the slowest implementation lasts ~min_round_s
+    calls = {impl: max(1, int(min_round_s / max(_time(fn, 1), 1e-6))) for impl, fn in fns.items()}
+    samples = {impl: [] for impl in fns}
+    for _ in range(rounds):
+        for impl, fn in fns.items():
+            samples[impl].append(_time(fn, calls[impl]))
+    return {impl: {"median_s": statistics.median(s), "first_s": first[impl], "rounds": s} for impl, s in samples.items()}
+
+
+def main(argv=None):
+    import fastnn as fnn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="threads for fastnn and torch (default: cores)")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", nargs="+", choices=[*STEP_WORKLOADS, *OP_WORKLOADS], default=None)
+    parser.add_argument("--impls", nargs="+", default=["numpy", "cpu", "torch"], choices=["numpy", "cpu", "torch"],
+                        help="what to compare (torch is dropped when it does not import)")
+    parser.add_argument("--json", type=Path, default=None, help="write all samples here")
+    args = parser.parse_args(argv)
+
+    threads = args.threads or fnn.get_num_threads()
+    fnn.set_num_threads(threads)
+    impls = list(dict.fromkeys(args.impls))
+    torch = None
+    if "torch" in impls:
+        try:
+            import torch
+        except ImportError:
+            impls.remove("torch")
+            print("torch is not importable: comparing fastnn backends only")
+        else:
+            torch.set_num_threads(threads)
+    print(f"threads: {threads}   rounds: {args.rounds}   torch: {torch.__version__ if torch else '-'}")
+    blas = fnn.runtime.blas_info()
+    if blas:
+        print(f"BLAS: {blas[0].get('internal_api')} {blas[0].get('version')} ({blas[0].get('architecture')})")
+
+    names = args.only or [*STEP_WORKLOADS, *OP_WORKLOADS]
+    header = f"{'workload':<20}" + "".join(f"{impl + ' ms':>12}" for impl in impls) + \
+        f"{'cpu first ms':>14}{'cpu samples/s':>15}{'numpy/cpu':>11}{'torch/cpu':>11}"
+    print(header)
+    results = {}
+    for name in names:
+        r = measure(name, impls, args.rounds)
+        results[name] = r
+        row = f"{name:<20}" + "".join(f"{r[i]['median_s'] * 1e3:>12.3f}" for i in impls)
+        if "cpu" in r:
+            cpu = r["cpu"]["median_s"]
+            row += f"{r['cpu']['first_s'] * 1e3:>14.1f}"
+            batch = STEP_WORKLOADS[name][1] if name in STEP_WORKLOADS else None
+            row += f"{batch / cpu:>15.0f}" if batch else f"{'':>15}"
+            row += f"{r['numpy']['median_s'] / cpu:>10.2f}x" if "numpy" in r else f"{'':>11}"
+            row += f"{r['torch']['median_s'] / cpu:>10.2f}x" if "torch" in r else f"{'':>11}"
+        print(row, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"threads": threads, "results": results}, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""The benchmark workloads of bench/compare.py and bench/test_bench_steps.py, defined once.
+
+Training steps (forward + backward + SGD update, float32, synthetic data, one fixed batch):
+
+* ``mlp``: 784-512-256-10, ReLU, sparse softmax cross-entropy;
+* ``cnn``: 1x28x28 -> conv3x3(1->32, same)+ReLU -> maxpool 2 -> conv3x3(32->64, same)+ReLU
+  -> maxpool 2 -> flatten -> dense 128 + ReLU -> dense 10, sparse softmax cross-entropy.
+
+Single ops, forward and forward+backward: conv 3x3 64->64 on 32x32 at batch 32, batch norm
+on (32, 64, 32, 32), softmax cross-entropy on (1024, 1000), dense 1024x1024 + bias + ReLU
+at batch 256.
+
+Each maker returns ``(forward, step)`` callables for one implementation: fastnn on a
+backend (``"numpy"``, ``"cpu"``, ``"gpu"``) or ``"torch"`` (PyTorch on its CPU, or on CUDA
+with ``device="cuda"``). ``forward`` runs the forward pass with autograd recording (as in
+training); ``step`` runs the whole step (for an op: forward + backward). Both block until
+the device is done, so wall-clock timing is honest on a GPU too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STEPS = {"mlp": 784, "cnn": (1, 28, 28)}
+
+
+def _data(kind, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (batch, STEPS[kind]) if kind == "mlp" else (batch, *STEPS[kind])
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return x, y
+
+
+# -- fastnn ---------------------------------------------------------------------------
+
+def fastnn_model(kind, backend):
+    import fastnn as fnn
+    from fastnn.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
+
+    fnn.manual_seed(0)
+    if kind == "mlp":
+        layers = [Input((784,)), Dense(512, activation="relu"), Dense(256, activation="relu"), Dense(10)]
+    else:
+        layers = [Input((1, 28, 28)),
+                  Conv2D(32, 3, padding="same", activation="relu"), MaxPooling2D(2),
+                  Conv2D(64, 3, padding="same", activation="relu"), MaxPooling2D(2),
+                  Flatten(), Dense(128, activation="relu"), Dense(10)]
+    return fnn.Sequential(layers, backend=backend)
+
+
+def fastnn_step(kind, batch, backend):
+    import fastnn as fnn
+    import fastnn.functional as F
+
+    model = fastnn_model(kind, backend)
+    opt = fnn.optim.SGD(model.parameters(), lr=0.01)
+    x_host, y_host = _data(kind, batch)
+    x = fnn.tensor(x_host, backend=backend)
+    y = fnn.tensor(y_host, backend=backend)
+    sync = fnn.backend.get(backend).synchronize
+
+    def forward():
+        F.sparse_categorical_crossentropy(model(x), y)
+        sync()
+
+    def step():
+        opt.zero_grad()
+        loss = F.sparse_categorical_crossentropy(model(x), y)
+        loss.backward()
+        opt.step()
+        sync()
+
+    return forward, step
+
+
+def fastnn_op(op, backend):
+    import fastnn as fnn
+    import fastnn.functional as F
+
+    rng = np.random.default_rng(0)
+    sync = fnn.backend.get(backend).synchronize
+    leaves = []
+
+    def t(array, grad=True):
+        leaf = fnn.tensor(array, backend=backend, requires_grad=grad)
+        leaves.append(leaf)
+        return leaf
+
+    if op == "conv3x3":
+        x = t(rng.standard_normal((32, 64, 32, 32), dtype=np.float32))
+        w = t((rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32))
+        b = t(np.zeros(64, np.float32))
+        run = lambda: F.conv2d(x, w, b, padding=1)  # noqa: E731
+    elif op == "batch_norm":
+        x = t(rng.standard_normal((32, 64, 32, 32), dtype=np.float32))
+        g, b = t(np.ones(64, np.float32)), t(np.zeros(64, np.float32))
+        rm, rv = t(np.zeros(64, np.float32), False), t(np.ones(64, np.float32), False)
+        run = lambda: F.batch_norm(x, g, b, rm, rv, training=True)  # noqa: E731
+    elif op == "softmax_ce":
+        z = t(rng.standard_normal((1024, 1000), dtype=np.float32))
+        labels = t(rng.integers(0, 1000, 1024).astype(np.int64), False)
+        run = lambda: F.sparse_categorical_crossentropy(z, labels)  # noqa: E731
+    elif op == "dense_relu":
+        x = t(rng.standard_normal((256, 1024), dtype=np.float32))
+        w = t((rng.standard_normal((1024, 1024)) / 32).astype(np.float32))
+        b = t(np.zeros(1024, np.float32))
+        run = lambda: F.linear(x, w, b, activation="relu")  # noqa: E731
+    else:
+        raise ValueError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    upstream = None
+
+    def forward():
+        run()
+        sync()
+
+    def step():
+        nonlocal upstream
+        out = run()
+        if upstream is None:
+            upstream = fnn.tensor(np.ones(out.shape, np.float32), backend=backend)
+        out.backward(upstream)
+        for leaf in leaves:
+            leaf.grad = None  # a fresh gradient each step, as after zero_grad()
+        sync()
+
+    return forward, step
+
+
+# -- PyTorch ------------------------------------------------------------------------
+
+def torch_step(kind, batch, device="cpu"):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    if kind == "mlp":
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    model.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x_host, y_host = _data(kind, batch)
+    x, y = torch.from_numpy(x_host).to(device), torch.from_numpy(y_host).to(device)
+    sync = _torch_sync(device)
+    loss_fn = nn.functional.cross_entropy
+
+    def forward():
+        loss_fn(model(x), y)
+        sync()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        sync()
+
+    return forward, step
+
+
+def torch_op(op, device="cpu"):
+    import torch
+    import torch.nn.functional as TF
+
+    g = torch.Generator().manual_seed(0)
+    leaves = []
+
+    def t(*shape, scale=1.0, grad=True):
+        leaf = (torch.randn(*shape, generator=g) * scale).to(device).requires_grad_(grad)
+        leaves.append(leaf)
+        return leaf
+
+    if op == "conv3x3":
+        x, w, b = t(32, 64, 32, 32), t(64, 64, 3, 3, scale=1 / 24), t(64, scale=0.0)
+        run = lambda: TF.conv2d(x, w, b, padding=1)  # noqa: E731
+    elif op == "batch_norm":
+        x, beta = t(32, 64, 32, 32), t(64, scale=0.0)
+        gamma = torch.ones(64, device=device, requires_grad=True)
+        leaves.append(gamma)
+        rm, rv = torch.zeros(64, device=device), torch.ones(64, device=device)
+        run = lambda: TF.batch_norm(x, rm, rv, gamma, beta, training=True)  # noqa: E731
+    elif op == "softmax_ce":
+        z = t(1024, 1000)
+        labels = torch.randint(0, 1000, (1024,), generator=g).to(device)
+        run = lambda: TF.cross_entropy(z, labels)  # noqa: E731
+    elif op == "dense_relu":
+        x, w, b = t(256, 1024), t(1024, 1024, scale=1 / 32), t(1024, scale=0.0)
+        run = lambda: torch.relu(TF.linear(x, w, b))  # noqa: E731
+    else:
+        raise ValueError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    sync = _torch_sync(device)
+
+    def forward():
+        run()
+        sync()
+
+    def step():
+        out = run()
+        out.backward(torch.ones_like(out))
+        for leaf in leaves:
+            leaf.grad = None  # a fresh gradient each step, as after zero_grad()
+        sync()
+
+    return forward, step
+
+
+def _torch_sync(device):
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+OPS = ("conv3x3", "batch_norm", "softmax_ce", "dense_relu")

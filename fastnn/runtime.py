@@ -1,0 +1,204 @@
+"""The CPU runtime policy: threads and the kernel compilation cache, owned in one place.
+
+Threads. Two thread pools do the work on a CPU: Numba's (parallel kernels) and the
+BLAS library's (GEMM). They run one after the other, never nested, so both get the
+same count; ``FASTNN_NUM_THREADS`` overrides the default (the cores this process may
+use). :func:`set_num_threads` changes both at once. Setting only one of them, or
+nesting BLAS calls inside parallel kernels, oversubscribes the cores and can make
+training tens of times slower.
+
+Cache. Numba kernels are compiled on first use and cached on disk, so later
+processes load them in milliseconds. The cache lives in ``FASTNN_CACHE_DIR``
+(default: ``$XDG_CACHE_HOME/fastnn/numba`` or ``~/.cache/fastnn/numba``, never
+inside site-packages); ``FASTNN_CACHE=0`` turns caching off.
+
+Nothing here imports numba until the ``cpu`` backend is used (or :func:`info` /
+:func:`warmup` are called).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+_state = {"threads": None, "applied": False}
+
+#: Numba threading layer used unless NUMBA_THREADING_LAYER says otherwise.
+THREADING_LAYER = "workqueue"
+
+
+def default_num_threads() -> int:
+    """Cores this process may run on (``FASTNN_NUM_THREADS`` overrides)."""
+    env = os.environ.get("FASTNN_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("FASTNN_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are cached (see the module docstring)."""
+    env = os.environ.get("FASTNN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fastnn" / "numba"
+
+
+def kernel_cache_dir() -> Path:
+    """The directory Numba caches cpu kernels in: :func:`cache_dir` / a hash of the kernel
+    sources. Numba invalidates a cached kernel when its own file changes but not when a
+    helper it inlines from another module does; keying the directory by every kernel
+    source file makes any change (an upgrade, an edit) start from a clean cache."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("fastnn.kernels.cpu")
+    digest = hashlib.sha256()
+    for location in spec.submodule_search_locations or ():
+        for path in sorted(Path(location).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return cache_dir() / digest.hexdigest()[:16]
+
+
+def prepare_numba(numba_config) -> None:
+    """Apply the cache and threading-layer policy to ``numba.config``, right after numba is
+    imported and before any kernel is defined; a user's own ``NUMBA_CACHE_DIR`` or
+    ``NUMBA_THREADING_LAYER`` wins. The environment is left alone, so a child process
+    applies its own ``FASTNN_*`` settings.
+
+    The threading layer: Numba's OpenMP layer leaves its threads spinning after a kernel,
+    taking the cores that the next BLAS call needs (bench/RESULTS.md); the workqueue
+    layer parks them. It does not allow kernels to be launched from several Python
+    threads at once: set ``NUMBA_THREADING_LAYER=omp`` (or ``tbb``) for that.
+    """
+    if cache_enabled() and not os.environ.get("NUMBA_CACHE_DIR"):
+        numba_config.CACHE_DIR = str(kernel_cache_dir())
+    if not os.environ.get("NUMBA_THREADING_LAYER"):
+        numba_config.THREADING_LAYER = THREADING_LAYER
+
+
+def get_num_threads() -> int:
+    """Threads the cpu backend uses for its kernels and for BLAS."""
+    return _state["threads"] or default_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for both Numba kernels and BLAS (applied now if numba is loaded)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    _state["threads"] = n
+    if _state["applied"]:
+        _apply(n)
+
+
+def apply_thread_policy() -> None:
+    """Called by the cpu kernels on import: set both pools to :func:`get_num_threads`."""
+    _state["applied"] = True
+    _apply(get_num_threads())
+
+
+def _apply(n: int) -> None:
+    import numba
+
+    n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(n_numba)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # BLAS keeps its own default; info() says so
+        return
+    threadpool_limits(limits=n, user_api="blas")
+
+
+def blas_info() -> list[dict]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [i for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def info() -> str:
+    """A report of the cpu runtime: versions, threads, BLAS, cache (``fastnn info``)."""
+    import numpy
+
+    from . import backend
+
+    lines = [f"fastnn {_version()}  python {sys.version.split()[0]}  numpy {numpy.__version__}"]
+    lines.append(f"backends available: {', '.join(backend.available_backends())}"
+                 f"  (default: {backend.default_backend()})")
+    for name in ("cpu", "gpu"):
+        reason = backend.Backend(name).unavailable_reason()
+        if reason:
+            lines.append(f"  {name}: unavailable: {reason}")
+    try:
+        import numba
+    except ImportError:
+        lines.append("numba: not installed")
+    else:
+        importlib.import_module("fastnn.kernels.cpu._jit")  # applies the cache and thread policy
+
+        layer = _threading_layer()
+        lines.append(f"numba {numba.__version__}  threading layer: {layer}"
+                     f"  threads: {numba.get_num_threads()} of {numba.config.NUMBA_NUM_THREADS}")
+    lines.append(f"FASTNN_NUM_THREADS: {os.environ.get('FASTNN_NUM_THREADS', '(unset)')}"
+                 f"  -> {get_num_threads()} threads")
+    blas = blas_info()
+    if not blas:
+        lines.append("BLAS: not visible (threadpoolctl missing)")
+    for b in blas:
+        lines.append(f"BLAS: {b.get('internal_api')} {b.get('version')}  architecture: {b.get('architecture')}"
+                     f"  threads: {b.get('num_threads')}  threading: {b.get('threading_layer')}")
+        lines.append(f"  library: {b.get('filepath')}")
+    state = "on" if cache_enabled() else "off (FASTNN_CACHE=0)"
+    where = numba.config.CACHE_DIR if "numba" in sys.modules else kernel_cache_dir()
+    lines.append(f"kernel cache: {state}  directory: {where or '(beside the sources)'}")
+    return "\n".join(lines)
+
+
+def _threading_layer() -> str:
+    import numba
+    import numpy as np
+
+    from fastnn.kernels.cpu import _jit
+
+    _jit.touch_parallel(np.zeros(4))  # the layer is chosen when a parallel kernel first runs
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return "not initialised"
+
+
+def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
+    """Compile (or load from the cache) every cpu kernel for ``dtypes`` ahead of time.
+
+    Returns the seconds it took. Kernels otherwise compile lazily, on first use.
+    """
+    import time
+
+    from .kernels.cpu import warmup as _warmup
+
+    start = time.perf_counter()
+    _warmup.run(dtypes, verbose=verbose)
+    return time.perf_counter() - start
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

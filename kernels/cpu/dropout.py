@@ -1,0 +1,68 @@
+"""Inverted dropout (Numba) driven by the Philox stream, bit-identical to the reference.
+
+Element k of x (C order) is kept when u_k >= round(rate * 2^32), u_k being word k of
+the Philox stream of (seed, offset); y = x * scale where kept, 0 where dropped, with
+scale = dtype(1 / (1 - rate)) (0 when rate >= 1: everything is dropped).
+Backward: dx = dy * scale where kept, else 0.
+
+The forward pass generates each Philox block (four words) and uses it at once on four
+elements, so the uint32 stream is never materialised; blocks run in parallel. The
+threshold is an integer compared with the integer word (no float rounding), which is
+what makes the mask identical on every backend. Dropped elements are 0 even where x
+is NaN or inf, as in the reference (a select, not a multiplication by the mask).
+"""
+
+import numpy as np
+
+from ._jit import dual, jit, prange
+from ..reference.dropout import keep_threshold, scale_for
+from .philox import key_of, philox_block
+
+
+@jit
+def _apply(x, y, mask, k, u, threshold, scale):
+    keep = u >= threshold
+    mask[k] = np.uint8(1) if keep else np.uint8(0)
+    y[k] = x[k] * scale if keep else 0.0
+
+
+@dual
+def _dropout_fwd(x, y, mask, offset, k0, k1, threshold, scale):
+    n = x.shape[0]
+    for b in prange((n + 3) // 4):
+        w0, w1, w2, w3 = philox_block(offset + np.uint64(b), k0, k1)
+        k = 4 * b
+        if k + 3 < n:
+            _apply(x, y, mask, k, w0, threshold, scale)
+            _apply(x, y, mask, k + 1, w1, threshold, scale)
+            _apply(x, y, mask, k + 2, w2, threshold, scale)
+            _apply(x, y, mask, k + 3, w3, threshold, scale)
+        else:
+            # The last, partial block: the words past n are not used.
+            _apply(x, y, mask, k, w0, threshold, scale)
+            if k + 1 < n:
+                _apply(x, y, mask, k + 1, w1, threshold, scale)
+            if k + 2 < n:
+                _apply(x, y, mask, k + 2, w2, threshold, scale)
+
+
+@dual
+def _dropout_bwd(gy, mask, gx, scale):
+    for i in prange(gy.shape[0]):
+        gx[i] = gy[i] * scale if mask[i] != 0 else 0.0
+
+
+def dropout_fwd(x, rate, seed, offset):
+    y = np.empty_like(x)
+    mask = np.empty(x.shape, dtype=np.uint8)
+    k0, k1 = key_of(seed)
+    # A threshold of 2^32 (rate 1) keeps nothing: every word is below it.
+    _dropout_fwd(x.size, x.reshape(-1), y.reshape(-1), mask.reshape(-1), np.uint64(offset), k0, k1,
+                 np.uint64(keep_threshold(rate)), scale_for(rate, x.dtype))
+    return y, mask
+
+
+def dropout_bwd(gy, mask, rate):
+    gx = np.empty_like(gy)
+    _dropout_bwd(gy.size, gy.reshape(-1), mask.reshape(-1), gx.reshape(-1), scale_for(rate, gy.dtype))
+    return gx

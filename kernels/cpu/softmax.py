@@ -1,0 +1,168 @@
+"""Softmax family and softmax cross-entropy (Numba), rows of a 2-D array, max-subtracted.
+
+softmax:      y = exp(x - max) / sum exp(x - max)          dx = y (dy - sum(dy y))
+log_softmax:  y = x - lse(x), lse(x) = max + log sum exp(x - max)
+              dx = dy - exp(y) sum(dy)
+sparse CE:    loss_i = log s_i - (z_i[label_i] - max_i), s_i = sum_k exp(z_ik - max_i)
+              dz_i = exp(z_i - max_i) / s_i - onehot(label_i)
+soft CE:      loss_i = -sum_k t_ik (z_ik - max_i - log s_i)
+              dz_i = exp(z_i - max_i) / s_i * sum_k t_ik - t_i
+The CE kernels return per-row losses and the unscaled gradient of their sum.
+
+One pass over the logits per row: the max, then exp(z - max) written straight into the
+gradient row while its sum accumulates (in float64), then the row is scaled in place
+while it is still in L1; the logits are read from memory once and the gradient written
+once. Rows run in parallel above PARALLEL_MIN elements. exp is activations.vexp, a
+vectorised exp (float32 evaluated in float32: these kernels are float32 hot paths);
+NumPy's SIMD np.exp on a separate pass measured slower (bench/choose_cpu_math.py).
+NaN/inf: the max ignores a NaN, but a NaN logit still makes its row's sum, loss and
+gradient NaN, and a +inf logit gives inf - inf = NaN, as in the reference.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import dual, prange
+from .activations import as_type_of, vexp
+
+
+@dual
+def _ce_sparse(x, labels, loss, grad, want_grad):
+    n, m = x.shape
+    for i in prange(n):
+        mx = x[i, 0]
+        for j in range(1, m):
+            v = x[i, j]
+            mx = v if v > mx else mx
+        s = 0.0
+        if want_grad:
+            for j in range(m):
+                e = vexp(x[i, j] - mx)
+                grad[i, j] = e
+                s += e
+            inv = as_type_of(1.0 / s, mx)
+            for j in range(m):
+                grad[i, j] *= inv
+            grad[i, labels[i]] -= 1
+        else:
+            for j in range(m):
+                s += vexp(x[i, j] - mx)
+        loss[i] = math.log(s) - (x[i, labels[i]] - mx)
+
+
+@dual
+def _ce_soft(x, t, loss, grad, want_grad):
+    n, m = x.shape
+    for i in prange(n):
+        mx = x[i, 0]
+        for j in range(1, m):
+            v = x[i, j]
+            mx = v if v > mx else mx
+        s = 0.0
+        tsum = 0.0
+        if want_grad:
+            for j in range(m):
+                e = vexp(x[i, j] - mx)
+                grad[i, j] = e
+                s += e
+                tsum += t[i, j]
+        else:
+            for j in range(m):
+                s += vexp(x[i, j] - mx)
+        lse = as_type_of(math.log(s), mx)
+        acc = 0.0
+        for j in range(m):
+            acc += t[i, j] * ((x[i, j] - mx) - lse)
+        loss[i] = -acc
+        if want_grad:
+            c = as_type_of(tsum / s, mx)
+            for j in range(m):
+                grad[i, j] = grad[i, j] * c - t[i, j]
+
+
+@dual
+def _softmax(x, y, log):
+    n, m = x.shape
+    for i in prange(n):
+        mx = x[i, 0]
+        for j in range(1, m):
+            v = x[i, j]
+            mx = v if v > mx else mx
+        s = 0.0
+        if log:
+            for j in range(m):
+                s += vexp(x[i, j] - mx)
+            lse = as_type_of(math.log(s), mx)
+            for j in range(m):
+                y[i, j] = (x[i, j] - mx) - lse
+        else:
+            for j in range(m):
+                e = vexp(x[i, j] - mx)
+                y[i, j] = e
+                s += e
+            inv = as_type_of(1.0 / s, mx)
+            for j in range(m):
+                y[i, j] *= inv
+
+
+@dual
+def _softmax_bwd(y, gy, gx):
+    n, m = y.shape
+    for i in prange(n):
+        dot = 0.0
+        for j in range(m):
+            dot += gy[i, j] * y[i, j]
+        d = as_type_of(dot, y[i, 0])
+        for j in range(m):
+            gx[i, j] = y[i, j] * (gy[i, j] - d)
+
+
+@dual
+def _log_softmax_bwd(y, gy, gx):
+    n, m = y.shape
+    for i in prange(n):
+        tot = 0.0
+        for j in range(m):
+            tot += gy[i, j]
+        d = as_type_of(tot, y[i, 0])
+        for j in range(m):
+            gx[i, j] = gy[i, j] - vexp(y[i, j]) * d
+
+
+def softmax_fwd(x):
+    y = np.empty_like(x)
+    _softmax(x.size, x, y, False)
+    return y
+
+
+def softmax_bwd(y, gy):
+    gx = np.empty_like(gy)
+    _softmax_bwd(gy.size, y, gy, gx)
+    return gx
+
+
+def log_softmax_fwd(x):
+    y = np.empty_like(x)
+    _softmax(x.size, x, y, True)
+    return y
+
+
+def log_softmax_bwd(y, gy):
+    gx = np.empty_like(gy)
+    _log_softmax_bwd(gy.size, y, gy, gx)
+    return gx
+
+
+def softmax_ce_fwd_bwd(logits, labels, want_grad):
+    loss = np.empty(logits.shape[0], dtype=logits.dtype)
+    grad = np.empty_like(logits) if want_grad else logits[:0]
+    _ce_sparse(logits.size, logits, labels, loss, grad, bool(want_grad))
+    return loss, (grad if want_grad else None)
+
+
+def softmax_ce_soft_fwd_bwd(logits, targets, want_grad):
+    loss = np.empty(logits.shape[0], dtype=logits.dtype)
+    grad = np.empty_like(logits) if want_grad else logits[:0]
+    _ce_soft(logits.size, logits, targets, loss, grad, bool(want_grad))
+    return loss, (grad if want_grad else None)

@@ -1,0 +1,313 @@
+"""Kernel-level parity of the Numba cpu convolution, pooling and batch-norm kernels
+against the reference kernels (kernels/reference), float32 and float64.
+
+Every test runs twice, once forcing the serial twin of every ``@dual`` kernel and once
+forcing the parallel one (``PARALLEL_MIN`` patched), so both compiled paths are
+checked on odd small shapes as well as on the larger ones.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fastnn.kernels.cpu import _jit
+from fastnn.kernels.cpu import batchnorm as cbn
+from fastnn.kernels.cpu import conv as cconv
+from fastnn.kernels.cpu import pooling as cpool
+from fastnn.kernels.reference import batchnorm as rbn
+from fastnn.kernels.reference import conv as rconv
+from fastnn.kernels.reference import pooling as rpool
+from tolerances import assert_close
+
+DTYPES = ["float32", "float64"]
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def path(request, monkeypatch):
+    # 0 sends every call to the parallel twin (the machine has > 1 thread; asserted),
+    # a huge threshold to the serial one.
+    if request.param == "parallel":
+        import numba
+        assert numba.get_num_threads() > 1, "the parallel path needs more than one thread"
+    monkeypatch.setattr(_jit, "PARALLEL_MIN", 0 if request.param == "parallel" else 1 << 62)
+    return request.param
+
+
+def _rng(*key):
+    return np.random.default_rng(abs(hash(key)) % (1 << 32))
+
+
+def _normal(rng, shape, dtype, scale=1.0, shift=0.0):
+    return (rng.standard_normal(shape) * scale + shift).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- convolution
+
+# (x shape, w shape, stride, pad)
+CONV_GEOMETRIES = [
+    ((3, 5, 7, 6), (4, 5, 3, 2), (2, 1), (1, 0, 2, 1)),   # odd everything, asymmetric pad
+    ((2, 3, 7, 6), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0)),   # valid
+    ((2, 2, 5, 6), (3, 2, 2, 4), (1, 1), (0, 1, 1, 2)),   # even kernel, "same"-like pad
+    ((1, 2, 7, 6), (2, 2, 3, 3), (2, 2), (1, 1, 1, 1)),   # single image, stride 2
+    ((2, 5, 3, 4), (3, 5, 1, 1), (1, 1), (0, 0, 0, 0)),   # 1x1 (cols aliases x)
+    ((3, 4, 5, 5), (2, 4, 1, 1), (2, 2), (1, 0, 0, 1)),   # 1x1 with stride and pad
+    ((2, 3, 4, 5), (2, 3, 4, 5), (1, 1), (0, 0, 0, 0)),   # kernel = input: 1x1 output
+    ((2, 1, 6, 5), (3, 1, 3, 3), (3, 2), (2, 2, 2, 2)),   # pad as large as the kernel allows
+    ((8, 6, 12, 11), (5, 6, 3, 3), (1, 1), (1, 1, 1, 1)),  # big enough for the parallel path
+]
+
+
+def _conv_inputs(xs, ws, dtype, key):
+    rng = _rng("conv", xs, ws, dtype, key)
+    x = _normal(rng, xs, dtype)
+    w = _normal(rng, ws, dtype, 1 / np.sqrt(np.prod(ws[1:])))
+    b = _normal(rng, ws[0], dtype, 0.5)
+    return x, w, b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,pad", CONV_GEOMETRIES)
+def test_im2col_col2im(xs, ws, stride, pad, dtype, path):
+    x, _, _ = _conv_inputs(xs, ws, dtype, "im2col")
+    kernel = ws[2:]
+    cols = cconv.im2col(x, kernel, stride, pad)
+    ref = rconv.im2col(x, kernel, stride, pad)
+    assert cols.dtype == x.dtype and cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, ref)  # a pure copy: bit-exact
+    g = _normal(_rng("col2im", xs, ws), ref.shape, dtype)
+    gx = cconv.col2im(g, xs, kernel, stride, pad)
+    assert gx.shape == xs and gx.dtype == x.dtype
+    assert_close(gx, rconv.col2im(g, xs, kernel, stride, pad), dtype, what="col2im")
+
+
+@pytest.mark.parametrize("layout", ["batched", "wide"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,pad", CONV_GEOMETRIES)
+def test_conv2d_fwd_bwd(xs, ws, stride, pad, dtype, layout, path, monkeypatch):
+    monkeypatch.setattr(cconv, "_WIDE_MAX_P", 1 << 40 if layout == "wide" else 0)
+    x, w, b = _conv_inputs(xs, ws, dtype, "conv")
+    for bias in (b, None):
+        y, cols = cconv.conv2d_fwd(x, w, bias, stride, pad)
+        y_ref, cols_ref = rconv.conv2d_fwd(x, w, bias, stride, pad)
+        assert y.dtype == x.dtype and y.flags.c_contiguous
+        assert_close(y, y_ref, dtype, what="conv2d_fwd y")
+        np.testing.assert_array_equal(cols, cols_ref)  # same values, whatever the strides
+        gy = _normal(_rng("gy", xs, ws, dtype), y_ref.shape, dtype)
+        for need in itertools.product([False, True], repeat=3):
+            got = cconv.conv2d_bwd(xs, w, cols, gy, stride, pad, *need)
+            exp = rconv.conv2d_bwd(xs, w, cols_ref, gy, stride, pad, *need)
+            for name, n_, g, e in zip(("gx", "gw", "gb"), need, got, exp):
+                if not n_:
+                    assert g is None, f"{name} computed though not needed"
+                    continue
+                assert g.dtype == x.dtype and g.shape == e.shape
+                assert_close(g, e, dtype, what=f"conv2d_bwd {name} need={need}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_bwd_accepts_contiguous_cols(dtype):
+    # conv2d_bwd works from any (N, K, P) cols: here the reference's C-contiguous one.
+    xs, ws, stride, pad = (4, 3, 9, 8), (5, 3, 3, 2), (1, 2), (1, 1, 0, 1)
+    x, w, b = _conv_inputs(xs, ws, dtype, "contig")
+    y_ref, cols_ref = rconv.conv2d_fwd(x, w, b, stride, pad)
+    gy = _normal(_rng("gy-contig"), y_ref.shape, dtype)
+    got = cconv.conv2d_bwd(xs, w, cols_ref, gy, stride, pad, True, True, True)
+    exp = rconv.conv2d_bwd(xs, w, cols_ref, gy, stride, pad, True, True, True)
+    for g, e in zip(got, exp):
+        assert_close(g, e, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_large_default_layout(dtype):
+    # Shapes of the training benchmark (the default layout choice, parallel path).
+    for xs, ws in [((16, 1, 28, 28), (8, 1, 3, 3)), ((8, 16, 14, 14), (12, 16, 3, 3)), ((2, 8, 70, 70), (4, 8, 3, 3))]:
+        x, w, b = _conv_inputs(xs, ws, dtype, "large")
+        pad = (1, 1, 1, 1)
+        y, cols = cconv.conv2d_fwd(x, w, b, (1, 1), pad)
+        y_ref, cols_ref = rconv.conv2d_fwd(x, w, b, (1, 1), pad)
+        assert cols.size >= _jit.PARALLEL_MIN
+        assert_close(y, y_ref, dtype)
+        gy = _normal(_rng("gy-large", xs), y.shape, dtype)
+        for g, e in zip(cconv.conv2d_bwd(xs, w, cols, gy, (1, 1), pad, True, True, True),
+                        rconv.conv2d_bwd(xs, w, cols_ref, gy, (1, 1), pad, True, True, True)):
+            assert_close(g, e, dtype)
+
+
+def test_conv2d_nan_propagates():
+    xs, ws = (2, 2, 5, 5), (3, 2, 3, 3)
+    x, w, b = _conv_inputs(xs, ws, "float64", "nan")
+    x[1, 0, 2, 2] = np.nan
+    for layout in (0, 1 << 40):
+        cconv._WIDE_MAX_P, saved = layout, cconv._WIDE_MAX_P
+        try:
+            y, cols = cconv.conv2d_fwd(x, w, b, (1, 1), (1, 1, 1, 1))
+        finally:
+            cconv._WIDE_MAX_P = saved
+        y_ref, _ = rconv.conv2d_fwd(x, w, b, (1, 1), (1, 1, 1, 1))
+        assert np.isnan(y_ref).sum() == 3 * 9  # the 3x3 neighbourhood, every filter, image 1
+        assert_close(y, y_ref, "float64")
+
+
+# ----------------------------------------------------------------------------- pooling
+
+# (x shape, kernel, stride, pad)
+POOL_GEOMETRIES = [
+    ((3, 5, 7, 6), (3, 2), (2, 1), (1, 0, 1, 1)),   # odd sizes, rectangular, asymmetric pad
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0, 0, 0)),   # kernel = stride, non-overlapping
+    ((2, 3, 7, 9), (2, 3), (2, 3), (0, 0, 0, 0)),   # non-overlapping with a ragged edge
+    ((2, 3, 9, 7), (3, 3), (1, 1), (1, 1, 1, 1)),   # overlapping, stride 1, pad 1
+    ((1, 2, 6, 7), (3, 3), (2, 2), (0, 1, 1, 0)),   # overlapping, stride 2, one-sided pad
+    ((2, 2, 5, 5), (1, 1), (2, 2), (0, 0, 0, 0)),   # 1x1 subsampling
+    ((8, 16, 28, 28), (2, 2), (2, 2), (0, 0, 0, 0)),  # parallel-sized, the CNN's pool
+]
+
+
+def _pool_input(xs, dtype, key):
+    rng = _rng("pool", xs, dtype, key)
+    x = _normal(rng, xs, dtype)
+    # Ties: repeat a value inside windows, so "first maximum" is exercised.
+    x[..., ::2, 1::2] = x[..., ::2, 0:-1:2][..., : x[..., ::2, 1::2].shape[-1]]
+    x[0, 0, 0, 0] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,kernel,stride,pad", POOL_GEOMETRIES)
+def test_max_pool2d(xs, kernel, stride, pad, dtype, path):
+    x = _pool_input(xs, dtype, "max")
+    y, am = cpool.max_pool2d_fwd(x, kernel, stride, pad)
+    y_ref, am_ref = rpool.max_pool2d_fwd(x, kernel, stride, pad)
+    assert am.dtype == np.int64 and y.dtype == x.dtype
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(am, am_ref)
+    gy = _normal(_rng("gy", xs, kernel), y_ref.shape, dtype)
+    gx = cpool.max_pool2d_bwd(gy, am, xs, kernel, stride, pad)
+    assert gx.shape == xs and gx.dtype == x.dtype
+    assert_close(gx, rpool.max_pool2d_bwd(gy, am_ref, xs, kernel, stride, pad), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_nan_inf_and_padding(dtype, path):
+    xs, kernel, stride, pad = (2, 2, 5, 6), (3, 3), (2, 2), (1, 1, 1, 1)
+    x = _pool_input(xs, dtype, "nan")
+    x[0, 0, 1, 1] = np.nan          # NaN wins its windows (first NaN, as numpy.argmax)
+    x[0, 0, 1, 2] = np.nan
+    x[0, 1] = -np.inf               # a plane of -inf: argmax 0, which may be a padded cell
+    x[1, 1, :2, :2] = np.inf
+    y, am = cpool.max_pool2d_fwd(x, kernel, stride, pad)
+    y_ref, am_ref = rpool.max_pool2d_fwd(x, kernel, stride, pad)
+    assert np.isnan(y_ref).any() and np.isneginf(y_ref).any()
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(am, am_ref)
+    gy = _normal(_rng("gy-nan"), y.shape, dtype)
+    gy[1, 0, 0, 0] = np.nan  # flows only to its own argmax cell
+    assert_close(cpool.max_pool2d_bwd(gy, am, xs, kernel, stride, pad),
+                 rpool.max_pool2d_bwd(gy, am_ref, xs, kernel, stride, pad), dtype)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,kernel,stride,pad", POOL_GEOMETRIES)
+def test_avg_pool2d(xs, kernel, stride, pad, dtype, count_include_pad, path):
+    x = _pool_input(xs, dtype, "avg")
+    x[0, 0, 0, 0] = 0.5
+    y = cpool.avg_pool2d_fwd(x, kernel, stride, pad, count_include_pad)
+    y_ref = rpool.avg_pool2d_fwd(x, kernel, stride, pad, count_include_pad)
+    assert y.dtype == x.dtype
+    assert_close(y, y_ref, dtype)
+    gy = _normal(_rng("gy", xs, kernel), y_ref.shape, dtype)
+    gx = cpool.avg_pool2d_bwd(gy, xs, kernel, stride, pad, count_include_pad)
+    assert gx.shape == xs and gx.dtype == x.dtype
+    assert_close(gx, rpool.avg_pool2d_bwd(gy, xs, kernel, stride, pad, count_include_pad), dtype)
+
+
+def test_avg_pool2d_nan_propagates(path):
+    xs, kernel, stride, pad = (1, 1, 6, 6), (3, 3), (1, 1), (1, 1, 1, 1)
+    x = _pool_input(xs, "float64", "avgnan")
+    x[0, 0, 3, 3] = np.nan
+    for inc in (True, False):
+        y = cpool.avg_pool2d_fwd(x, kernel, stride, pad, inc)
+        y_ref = rpool.avg_pool2d_fwd(x, kernel, stride, pad, inc)
+        assert np.isnan(y_ref).sum() == 9
+        assert_close(y, y_ref, "float64")
+
+
+# ----------------------------------------------------------------------------- batch norm
+
+BN_SHAPES = [(5, 3), (2, 1), (3000, 4), (700, 130), (3, 5, 7, 6), (4, 3, 1, 1), (16, 8, 20, 20)]
+
+
+def _bn_params(c, dtype, key):
+    rng = _rng("bnp", c, dtype, key)
+    return _normal(rng, c, dtype), _normal(rng, c, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batchnorm_train_and_running_stats(shape, dtype, path):
+    c = shape[1]
+    gamma, beta = _bn_params(c, dtype, "train")
+    run_c = [np.zeros(c, dtype), np.ones(c, dtype)]
+    run_r = [np.zeros(c, dtype), np.ones(c, dtype)]
+    rng = _rng("bn", shape, dtype)
+    for step in range(4):  # successive calls move the running statistics
+        # A mean far from 0 relative to the spread checks the one-pass variance.
+        x = _normal(rng, shape, dtype, scale=2.0 + step, shift=40.0 * (step - 1))
+        got = cbn.batchnorm_fwd_train(x, gamma, beta, run_c[0], run_c[1], 0.1 + 0.2 * step, 1e-5)
+        exp = rbn.batchnorm_fwd_train(x, gamma, beta, run_r[0], run_r[1], 0.1 + 0.2 * step, 1e-5)
+        for name, g, e in zip(("y", "mean", "invstd"), got, exp):
+            assert g.dtype == x.dtype and g.shape == e.shape
+            assert_close(g, e, dtype, what=f"step {step} {name}")
+        assert_close(run_c[0], run_r[0], dtype, what=f"step {step} running_mean")
+        assert_close(run_c[1], run_r[1], dtype, what=f"step {step} running_var")
+        gy = _normal(rng, shape, dtype)
+        got = cbn.batchnorm_bwd_train(x, gamma, exp[1], exp[2], gy)
+        want = rbn.batchnorm_bwd_train(x, gamma, exp[1], exp[2], gy)
+        for name, g, e in zip(("gx", "ggamma", "gbeta"), got, want):
+            assert g.dtype == x.dtype and g.shape == e.shape
+            assert_close(g, e, dtype, what=f"step {step} {name}")
+    assert not np.allclose(run_c[0], 0)  # the statistics really moved
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batchnorm_eval(shape, dtype, path):
+    c = shape[1]
+    gamma, beta = _bn_params(c, dtype, "eval")
+    rng = _rng("bne", shape, dtype)
+    rmean = _normal(rng, c, dtype)
+    rvar = (rng.random(c) + 0.5).astype(dtype)
+    x = _normal(rng, shape, dtype, 2.0, 1.0)
+    gy = _normal(rng, shape, dtype)
+    rm0, rv0 = rmean.copy(), rvar.copy()
+    y = cbn.batchnorm_fwd_eval(x, gamma, beta, rmean, rvar, 1e-5)
+    assert y.dtype == x.dtype
+    assert_close(y, rbn.batchnorm_fwd_eval(x, gamma, beta, rmean, rvar, 1e-5), dtype)
+    got = cbn.batchnorm_bwd_eval(x, gamma, rmean, rvar, 1e-5, gy)
+    exp = rbn.batchnorm_bwd_eval(x, gamma, rmean, rvar, 1e-5, gy)
+    for name, g, e in zip(("gx", "ggamma", "gbeta"), got, exp):
+        assert g.dtype == x.dtype
+        assert_close(g, e, dtype, what=name)
+    np.testing.assert_array_equal(rmean, rm0)  # eval never touches the statistics
+    np.testing.assert_array_equal(rvar, rv0)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (3, 3, 4, 5)])
+def test_batchnorm_nan_propagates(shape, path):
+    c = shape[1]
+    gamma, beta = _bn_params(c, "float64", "nan")
+    x = _normal(_rng("bnnan", shape), shape, "float64")
+    x[1, 1] = np.nan  # channel 1 (all of it, for 4-D) turns NaN, the others do not
+    outs = []
+    for mod in (cbn, rbn):
+        rm, rv = np.zeros(c), np.ones(c)
+        y, mean, invstd = mod.batchnorm_fwd_train(x, gamma, beta, rm, rv, 0.1, 1e-5)
+        outs.append((y, mean, invstd, rm, rv))
+    for g, e in zip(*outs):
+        assert_close(g, e, "float64")
+    assert np.isnan(outs[1][0][:, 1]).all() and not np.isnan(outs[1][0][:, 0]).any()
+    gy = _normal(_rng("bnnan-gy", shape), shape, "float64")
+    for g, e in zip(cbn.batchnorm_bwd_train(x, gamma, outs[1][1], outs[1][2], gy),
+                    rbn.batchnorm_bwd_train(x, gamma, outs[1][1], outs[1][2], gy)):
+        assert_close(g, e, "float64")

@@ -1,0 +1,127 @@
+"""The cpu runtime policy: threads (Numba and BLAS set together), the kernel cache
+(location, opt-out), ahead-of-time warm-up and the ``fastnn info`` report."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import runtime
+
+
+def _child(code, **env):
+    full = dict(os.environ, **env)
+    for name in ("NUMBA_CACHE_DIR", "FASTNN_BACKEND"):
+        full.pop(name, None)
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True).stdout
+
+
+def test_num_threads_env_sets_numba_and_blas_together():
+    # numpy's BLAS (the one fastnn's GEMMs run on) is found before numba loads libraries
+    # of its own (scipy's BLAS, for Numba's linear algebra, which fastnn never calls).
+    out = _child(
+        "import numpy as np\n"
+        "from threadpoolctl import threadpool_info\n"
+        "numpy_blas = {i['filepath'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+        "import fastnn as fnn, numba\n"
+        "import fastnn.functional as F; F.relu(fnn.tensor(np.ones((3, 3), np.float32), backend='cpu'))\n"
+        "print(fnn.get_num_threads(), numba.get_num_threads(),"
+        " sorted({i['num_threads'] for i in threadpool_info() if i['filepath'] in numpy_blas}))",
+        FASTNN_NUM_THREADS="1")
+    assert out.split(None, 2) == ["1", "1", "[1]\n"]
+
+
+def test_set_num_threads_applies_to_both_pools():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    fnn.functional.relu(fnn.tensor(np.ones(3, np.float32), backend="cpu"))  # loads the cpu kernels
+    before = fnn.get_num_threads()
+    try:
+        fnn.set_num_threads(1)
+        assert numba.get_num_threads() == 1
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+    finally:
+        fnn.set_num_threads(before)
+    assert numba.get_num_threads() == min(before, numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        fnn.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("value", ["zero", "0", "-1"])
+def test_bad_thread_environment_variable_is_an_error(monkeypatch, value):
+    monkeypatch.setenv("FASTNN_NUM_THREADS", value)
+    with pytest.raises(ValueError, match="FASTNN_NUM_THREADS"):
+        runtime.default_num_threads()
+
+
+def test_cache_dir_defaults_to_user_cache_and_env_overrides(monkeypatch, tmp_path):
+    monkeypatch.delenv("FASTNN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert runtime.cache_dir() == tmp_path / "xdg" / "fastnn" / "numba"
+    monkeypatch.setenv("FASTNN_CACHE_DIR", str(tmp_path / "mine"))
+    assert runtime.cache_dir() == tmp_path / "mine"
+
+
+_FIRST_KERNEL = ("import fastnn as fnn, numpy as np\n"
+                 "import fastnn.functional as F; F.relu(fnn.tensor(np.ones((4, 4), np.float32), backend='cpu'))\n")
+
+
+def test_compiled_kernels_are_cached_in_the_cache_dir(tmp_path):
+    _child(_FIRST_KERNEL, FASTNN_CACHE_DIR=str(tmp_path))
+    cached = [p.name for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert any(name.startswith("activations.") and name.endswith(".nbc") for name in cached), cached
+
+
+def test_cache_opt_out_writes_nothing(tmp_path):
+    _child(_FIRST_KERNEL, FASTNN_CACHE_DIR=str(tmp_path), FASTNN_CACHE="0")
+    assert not list(tmp_path.rglob("*.nbi"))
+
+
+def test_warmup_compiles_every_kernel_so_training_compiles_nothing(tmp_path):
+    # A fresh process with its own cache: after warmup(), a training step with dropout,
+    # batch norm, convolution, pooling and Adam adds no compiled specialisation.
+    out = _child(
+        "import fastnn as fnn, numpy as np, importlib\n"
+        "import fastnn.functional as F\n"
+        "from fastnn.kernels import cpu\n"
+        "from fastnn.layers import *\n"
+        "fnn.warmup(('float32',))\n"
+        "def count():\n"
+        "    n = 0\n"
+        "    for module in set(cpu.PROVIDES.values()):\n"
+        "        for obj in vars(importlib.import_module('fastnn.kernels.cpu.' + module)).values():\n"
+        "            for d in (getattr(obj, 'parallel', None), getattr(obj, 'serial', None), obj):\n"
+        "                n += len(getattr(d, 'signatures', ()) or ())\n"
+        "    return n\n"
+        "before = count()\n"
+        "m = fnn.Sequential([Input((1, 8, 8)), Conv2D(4, 3, padding='same', activation='relu'), MaxPooling2D(2),\n"
+        "                    BatchNormalization(), Flatten(), Dropout(0.3), Dense(3)], backend='cpu')\n"
+        "opt = fnn.optim.Adam(m.parameters())\n"
+        "x = fnn.tensor(np.random.rand(5, 1, 8, 8).astype(np.float32))\n"
+        "loss = F.sparse_categorical_crossentropy(m(x), fnn.tensor(np.array([0, 1, 2, 0, 1])))\n"
+        "loss.backward(); opt.step()\n"
+        "print(before, count())",
+        FASTNN_CACHE_DIR=str(tmp_path))
+    before, after = map(int, out.split())
+    assert before > 0 and after == before
+
+
+def test_info_reports_versions_threads_blas_and_cache(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fastnn", "info"], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, FASTNN_CACHE_DIR=str(tmp_path))).stdout
+    import numba
+
+    assert f"numba {numba.__version__}" in out
+    assert "threading layer:" in out and "threads:" in out
+    assert "BLAS:" in out and "architecture:" in out
+    assert str(tmp_path) in out
+    assert "backends available: numpy, cpu" in out
