@@ -4,10 +4,17 @@
 
 Every workload of bench/workloads.py (training steps and single ops) runs on each
 implementation — fastnn ``numpy``, fastnn ``cpu`` and, when torch imports, PyTorch CPU
-with the same thread count — interleaved round by round in one process, so that a
-noisy neighbour slows all of them alike. Each round times a fixed number of calls per
-implementation; the figure is the median over rounds. The first call (compilation,
-caches) is timed separately and reported as "first".
+with the same thread count — interleaved round by round, so that a noisy neighbour
+slows all of them alike. Each implementation lives in its own worker process, driven
+by this one: two libraries' thread pools in one process spin against each other on a
+2-core machine (PyTorch's OpenMP threads and the BLAS threads made both sides 2-5x
+slower), which would measure the interference, not the libraries. Only one worker
+runs at a time, and the next starts after a pause (``--settle``) in which the last
+one's idle threads stop spinning (OpenBLAS and OpenMP threads busy-wait for a while
+after each call, taking the cores from whoever runs next); each round then makes one
+untimed call before the timed ones, so no implementation is timed waking up. Each round times a fixed number of calls per implementation; the
+figure is the median over rounds. The first call (compilation, caches) is timed
+separately and reported as "first".
 
 Columns: ms per call; samples/s of the cpu backend for training steps; speedups
 numpy/cpu (how many times faster the cpu backend is than the reference) and
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -31,20 +39,15 @@ STEP_WORKLOADS = {"mlp_b128": ("mlp", 128), "mlp_b1024": ("mlp", 1024), "cnn_b64
 OP_WORKLOADS = {f"{op}_{part}": (op, part) for op in workloads.OPS for part in ("fwd", "fwd+bwd")}
 
 
-def _makers(name, impls):
-    """impl -> callable for workload ``name``."""
-    out = {}
-    for impl in impls:
-        if name in STEP_WORKLOADS:
-            kind, batch = STEP_WORKLOADS[name]
-            forward, step = (workloads.torch_step(kind, batch) if impl == "torch"
-                             else workloads.fastnn_step(kind, batch, impl))
-            out[impl] = step
-        else:
-            op, part = OP_WORKLOADS[name]
-            forward, step = workloads.torch_op(op) if impl == "torch" else workloads.fastnn_op(op, impl)
-            out[impl] = forward if part == "fwd" else step
-    return out
+def _maker(name, impl):
+    """The callable that workload ``name`` times for ``impl``."""
+    if name in STEP_WORKLOADS:
+        kind, batch = STEP_WORKLOADS[name]
+        _, step = workloads.torch_step(kind, batch) if impl == "torch" else workloads.fastnn_step(kind, batch, impl)
+        return step
+    op, part = OP_WORKLOADS[name]
+    forward, step = workloads.torch_op(op) if impl == "torch" else workloads.fastnn_op(op, impl)
+    return forward if part == "fwd" else step
 
 
 def _time(fn, calls):
@@ -54,17 +57,63 @@ def _time(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
-def measure(name, impls, rounds, min_round_s=0.05):
-    fns = _makers(name, impls)
-    first = {impl: _time(fn, 1) for impl, fn in fns.items()}   # compilation, allocator warm-up
-    for fn in fns.values():
-        fn()
-    # calls per round so that a round of the slowest implementation lasts ~min_round_s
-    calls = {impl: max(1, int(min_round_s / max(_time(fn, 1), 1e-6))) for impl, fn in fns.items()}
-    samples = {impl: [] for impl in fns}
+def _worker(impl, threads, conn):
+    """One implementation in its own process: answers ("setup", name) with the first-call
+    time and ("run", name, calls) with the time per call; ("stop",) ends it."""
+    import fastnn as fnn
+
+    fnn.set_num_threads(threads)
+    if impl == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    fns = {}
+    while True:
+        message = conn.recv()
+        if message[0] == "stop":
+            return
+        name = message[1]
+        if message[0] == "setup":
+            fns[name] = _maker(name, impl)
+            first = _time(fns[name], 1)   # compilation, allocator warm-up
+            fns[name]()
+            conn.send((first, _time(fns[name], 1)))
+        else:
+            fns[name]()  # untimed: wakes the thread pools and the allocator after the rest
+            conn.send(_time(fns[name], message[2]))
+
+
+class Workers:
+    def __init__(self, impls, threads):
+        ctx = multiprocessing.get_context("spawn")
+        self.conns, self.procs = {}, []
+        for impl in impls:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(impl, threads, child), daemon=True)
+            proc.start()
+            self.conns[impl], self.procs = parent, self.procs + [proc]
+
+    def ask(self, impl, *message):
+        self.conns[impl].send(message)
+        return self.conns[impl].recv()
+
+    def close(self):
+        for conn in self.conns.values():
+            conn.send(("stop",))
+        for proc in self.procs:
+            proc.join(timeout=10)
+
+
+def measure(workers, name, impls, rounds, settle, min_round_s=0.2):
+    first, calls = {}, {}
+    for impl in impls:
+        first[impl], one = workers.ask(impl, "setup", name)
+        calls[impl] = max(3, int(min_round_s / max(one, 1e-6)))  # a round lasts ~min_round_s
+    samples = {impl: [] for impl in impls}
     for _ in range(rounds):
-        for impl, fn in fns.items():
-            samples[impl].append(_time(fn, calls[impl]))
+        for impl in impls:
+            time.sleep(settle)
+            samples[impl].append(workers.ask(impl, "run", name, calls[impl]))
     return {impl: {"median_s": statistics.median(s), "first_s": first[impl], "rounds": s} for impl, s in samples.items()}
 
 
@@ -74,6 +123,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="threads for fastnn and torch (default: cores)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--settle", type=float, default=0.3, help="seconds of rest before each timed round")
     parser.add_argument("--only", nargs="+", choices=[*STEP_WORKLOADS, *OP_WORKLOADS], default=None)
     parser.add_argument("--impls", nargs="+", default=["numpy", "cpu", "torch"], choices=["numpy", "cpu", "torch"],
                         help="what to compare (torch is dropped when it does not import)")
@@ -81,7 +131,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     threads = args.threads or fnn.get_num_threads()
-    fnn.set_num_threads(threads)
     impls = list(dict.fromkeys(args.impls))
     torch = None
     if "torch" in impls:
@@ -90,8 +139,6 @@ def main(argv=None):
         except ImportError:
             impls.remove("torch")
             print("torch is not importable: comparing fastnn backends only")
-        else:
-            torch.set_num_threads(threads)
     print(f"threads: {threads}   rounds: {args.rounds}   torch: {torch.__version__ if torch else '-'}")
     blas = fnn.runtime.blas_info()
     if blas:
@@ -102,8 +149,9 @@ def main(argv=None):
         f"{'cpu first ms':>14}{'cpu samples/s':>15}{'numpy/cpu':>11}{'torch/cpu':>11}"
     print(header)
     results = {}
+    workers = Workers(impls, threads)
     for name in names:
-        r = measure(name, impls, args.rounds)
+        r = measure(workers, name, impls, args.rounds, args.settle)
         results[name] = r
         row = f"{name:<20}" + "".join(f"{r[i]['median_s'] * 1e3:>12.3f}" for i in impls)
         if "cpu" in r:
@@ -114,6 +162,7 @@ def main(argv=None):
             row += f"{r['numpy']['median_s'] / cpu:>10.2f}x" if "numpy" in r else f"{'':>11}"
             row += f"{r['torch']['median_s'] / cpu:>10.2f}x" if "torch" in r else f"{'':>11}"
         print(row, flush=True)
+    workers.close()
     if args.json:
         args.json.write_text(json.dumps({"threads": threads, "results": results}, indent=1))
     return results

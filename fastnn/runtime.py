@@ -25,8 +25,8 @@ from pathlib import Path
 
 _state = {"threads": None, "applied": False}
 
-#: Numba threading layer used unless NUMBA_THREADING_LAYER says otherwise.
-THREADING_LAYER = "workqueue"
+#: OpenMP spin count fastnn sets for Numba's threads (GOMP_SPINCOUNT; see prepare_numba).
+GOMP_SPINCOUNT = "1000"
 
 
 def default_num_threads() -> int:
@@ -78,19 +78,36 @@ def kernel_cache_dir() -> Path:
 
 def prepare_numba(numba_config) -> None:
     """Apply the cache and threading-layer policy to ``numba.config``, right after numba is
-    imported and before any kernel is defined; a user's own ``NUMBA_CACHE_DIR`` or
-    ``NUMBA_THREADING_LAYER`` wins. The environment is left alone, so a child process
-    applies its own ``FASTNN_*`` settings.
+    imported and before any kernel is defined; a user's own ``NUMBA_CACHE_DIR``,
+    ``NUMBA_THREADING_LAYER`` or ``GOMP_SPINCOUNT`` wins. The cache directory is not put
+    into the environment, so a child process applies its own ``FASTNN_*`` settings.
 
-    The threading layer: Numba's OpenMP layer leaves its threads spinning after a kernel,
-    taking the cores that the next BLAS call needs (bench/RESULTS.md); the workqueue
-    layer parks them. It does not allow kernels to be launched from several Python
-    threads at once: set ``NUMBA_THREADING_LAYER=omp`` (or ``tbb``) for that.
+    The threading layer (measured in bench/RESULTS.md, "threading layer"): by default
+    OpenMP threads spin for a long while after a kernel, taking the cores the next BLAS
+    call needs (an MLP step ran 15x slower). With a short spin (``GOMP_SPINCOUNT``, read
+    by the OpenMP runtime when it loads) they park at once and a threaded kernel starts in
+    a few microseconds, so fastnn uses OpenMP that way. Where an OpenMP runtime is already
+    loaded (another library started it) the spin count can no longer be set; then the
+    ``workqueue`` layer, whose threads always park but take ~0.1 ms to wake, is used.
     """
     if cache_enabled() and not os.environ.get("NUMBA_CACHE_DIR"):
         numba_config.CACHE_DIR = str(kernel_cache_dir())
-    if not os.environ.get("NUMBA_THREADING_LAYER"):
-        numba_config.THREADING_LAYER = THREADING_LAYER
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        return
+    if _openmp_loaded() and "GOMP_SPINCOUNT" not in os.environ:
+        numba_config.THREADING_LAYER = "workqueue"
+    else:
+        os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
+        numba_config.THREADING_LAYER = "omp"
+
+
+def _openmp_loaded() -> bool:
+    """Whether an OpenMP runtime is already mapped into this process (Linux; else False)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(("libgomp" in line or "libiomp" in line or "libomp" in line) for line in maps)
+    except OSError:
+        return False
 
 
 def get_num_threads() -> int:

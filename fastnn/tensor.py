@@ -18,6 +18,7 @@ import numpy as np
 
 from . import backend as backends
 from .grad_mode import no_grad
+from .ops.checks import run_deferred_checks
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
@@ -139,6 +140,7 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """A host numpy copy of the data, on any backend."""
         host = self._backend.to_numpy(self.data)
+        run_deferred_checks()  # checks a kernel recorded on the device (ops/checks.py)
         return np.array(host, copy=True)
 
     def item(self):
@@ -383,6 +385,7 @@ def _accumulate_leaf(t: Tensor, g, fresh=False):
 def _run_backward(root: Tensor, seed, retain_graph: bool):
     """Reverse-mode sweep: nodes in reverse topological order, so a node runs once all the
     gradients of its outputs are summed. Gradients of leaves accumulate as they arrive."""
+    run_deferred_checks()  # an input error a kernel recorded on the device raises before any gradient
     if root._node is None:
         _accumulate_leaf(root, seed)
         return

@@ -119,8 +119,11 @@ def test_conv2d_bwd_accepts_contiguous_cols(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_conv2d_large_default_layout(dtype):
-    # Shapes of the training benchmark (the default layout choice, parallel path).
+def test_conv2d_large_default_layout(dtype, monkeypatch):
+    # Shapes of the training benchmark (the default layout choice), on the parallel path:
+    # the threshold is lowered to a size these arrays reach (the production threshold is
+    # sized for whole training steps, see kernels/cpu/_jit.py).
+    monkeypatch.setattr(_jit, "PARALLEL_MIN", 32768)
     for xs, ws in [((16, 1, 28, 28), (8, 1, 3, 3)), ((8, 16, 14, 14), (12, 16, 3, 3)), ((2, 8, 70, 70), (4, 8, 3, 3))]:
         x, w, b = _conv_inputs(xs, ws, dtype, "large")
         pad = (1, 1, 1, 1)
@@ -185,6 +188,24 @@ def test_max_pool2d(xs, kernel, stride, pad, dtype, path):
     gx = cpool.max_pool2d_bwd(gy, am, xs, kernel, stride, pad)
     assert gx.shape == xs and gx.dtype == x.dtype
     assert_close(gx, rpool.max_pool2d_bwd(gy, am_ref, xs, kernel, stride, pad), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_2x2_fast_path_nan_ties_and_inf(dtype, path):
+    # The 2x2 / stride 2 / unpadded windows take their own kernel: same rules for the
+    # first maximum, NaN (the first NaN wins) and -inf planes as the general one.
+    xs = (2, 3, 6, 8)
+    x = _pool_input(xs, dtype, "nan2x2")
+    x[0, 0, 0, 1] = np.nan
+    x[0, 0, 1, 0] = np.nan
+    x[0, 1, 2, 3] = np.nan
+    x[1, 2] = -np.inf
+    x[1, 0, 4:6, 4:6] = 7.0       # a window of four equal values: argmax 0
+    y, am = cpool.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
+    y_ref, am_ref = rpool.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
+    assert np.isnan(y_ref).any() and np.isneginf(y_ref).any()
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(am, am_ref)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

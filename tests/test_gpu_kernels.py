@@ -330,6 +330,79 @@ def test_softmax_cross_entropy_special_values(dtype):
         check(y, y_ref, dtype, what="softmax special")
 
 
+@pytest.mark.parametrize("want_grad", [True, False])
+def test_softmax_cross_entropy_records_bad_labels(cp, want_grad):
+    """An out-of-range label is never used as an index: its row's loss (and gradient) is
+    NaN and the smallest such row is recorded on the device for the op's deferred check."""
+    from fastnn.kernels.gpu import softmax as gsm
+
+    recorder = gsm.bad_label_rows()
+    assert recorder.take() == -1
+    z = cp.asarray(np.random.default_rng(3).standard_normal((5, 4)).astype(np.float32))
+    loss, grad = gsm.softmax_ce_fwd_bwd(z, cp.asarray(np.array([0, 3, 4, -1, 9], np.int64)), want_grad)
+    loss = loss.get()
+    assert np.isfinite(loss[:2]).all() and np.isnan(loss[2:]).all()
+    if want_grad:
+        grad = grad.get()
+        assert np.isfinite(grad[:2]).all() and np.isnan(grad[2:]).all()
+    assert recorder.take() == 2
+    assert recorder.take() == -1  # reset by the read
+    gsm.softmax_ce_fwd_bwd(z, cp.asarray(np.array([0, 1, 2, 3, 3], np.int64)), want_grad)
+    assert recorder.take() == -1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 7, 256, 1000, 70001])
+def test_softmax_ce_mean_and_its_backward(cp, n, dtype):
+    """The one-launch companions of the sparse CE op: the mean over rows and dlogits * (g / n)."""
+    from fastnn.kernels.gpu import softmax as gsm
+
+    rng = np.random.default_rng(n)
+    loss = rng.random(n).astype(dtype)
+    got = gsm.mean_rows(cp.asarray(loss))
+    assert got.shape == () and got.dtype == dtype
+    assert_close(got.get(), np.asarray(loss.sum() / n, dtype=dtype), dtype, what="mean_rows")
+    dl = rand(rng, (n, 3), dtype, 1.0)
+    g = np.asarray(rng.random() + 0.5, dtype=dtype)
+    got = gsm.scale_by_mean_grad(cp.asarray(dl), cp.asarray(g), n).get()
+    assert_close(got, dl * (g / n), dtype, what="scale_by_mean_grad")
+
+
+def test_sparse_ce_label_range_errors_on_gpu(cp):
+    """The gpu op checks labels without synchronising in the forward; the ValueError (same
+    text as on numpy and cpu) comes at backward, at a host read of any tensor, or at once
+    when no backward can follow; host labels are checked on the host before they move."""
+    import fastnn.functional as F
+    from fastnn.ops import checks
+
+    rng = np.random.default_rng(4)
+    z = fnn.tensor(rng.standard_normal((3, 4)).astype(np.float32), backend="gpu", requires_grad=True)
+    bad = fnn.tensor(np.array([0, 4, 5]), backend="gpu")
+    loss = F.sparse_categorical_crossentropy(z, bad)  # no error yet: nothing synchronised
+    with pytest.raises(ValueError, match=r"sparse_categorical_crossentropy.*labels\[1\] = 4.*\[0, 4\)"):
+        loss.backward()
+    assert z.grad is None and not checks._deferred
+    loss = F.sparse_categorical_crossentropy(z, bad)
+    with pytest.raises(ValueError, match=r"labels\[1\] = 4"):
+        loss.item()
+    with fnn.no_grad():
+        with pytest.raises(ValueError, match=r"labels\[1\] = 4"):
+            F.sparse_categorical_crossentropy(z, bad)
+    with pytest.raises(ValueError, match=r"labels\[2\] = -1"):
+        F.sparse_categorical_crossentropy(z, np.array([0, 3, -1]))
+    z3 = fnn.tensor(rng.standard_normal((2, 2, 4)).astype(np.float32), backend="gpu", requires_grad=True)
+    loss = F.sparse_categorical_crossentropy(z3, fnn.tensor(np.array([[0, 1], [9, 9]]), backend="gpu"))
+    with pytest.raises(ValueError, match=r"labels\[1, 0\] = 9"):
+        loss.backward()
+    # good labels afterwards: nothing left over, finite loss and gradient
+    good = fnn.tensor(np.array([0, 3, 2]), backend="gpu")
+    loss = F.sparse_categorical_crossentropy(z, good)
+    loss.backward()
+    assert math.isfinite(loss.item()) and np.isfinite(z.grad.numpy()).all()
+    expected = F.sparse_categorical_crossentropy(z.to("numpy"), np.array([0, 3, 2])).item()
+    assert abs(loss.item() - expected) < 1e-5
+
+
 # -- losses ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_losses(dtype):

@@ -41,6 +41,46 @@ def require_in_range(op: str, name: str, array, high: int, xp) -> None:
         raise ValueError(f"{op}: {name}[{', '.join(map(str, position))}] = {value} is outside [0, {high})")
 
 
+# Range checks that a kernel performs on the device (recording the first bad row in a
+# device word) instead of the op checking before the launch, which would synchronise.
+# They are settled at the next point that reads results anyway: the start of a backward
+# pass and a tensor's copy to the host (Tensor.numpy / item), and at once for a forward
+# whose result no backward will follow. Entries: (op, name, array, high, xp, recorder).
+_deferred: list = []
+_MAX_DEFERRED = 64  # settled in the forward beyond this many (one synchronisation each)
+
+
+def defer_range_check(op: str, name: str, array, high: int, xp, recorder) -> None:
+    """``require_in_range(op, name, array, high, xp)``, settled later: ``recorder.take()``
+    gives the first bad row the kernel met since its last call (-1: none)."""
+    _deferred.append((op, name, array, high, xp, recorder))
+    if len(_deferred) > _MAX_DEFERRED:
+        run_deferred_checks()
+
+
+def run_deferred_checks() -> None:
+    """Settle the deferred range checks: a ValueError naming the first bad entry, as
+    ``require_in_range`` gives, when a kernel met one. Free when none is pending."""
+    if not _deferred:
+        return
+    pending = list(_deferred)
+    _deferred.clear()
+    rows = {}
+    for entry in pending:
+        recorder = entry[5]
+        if id(recorder) not in rows:
+            rows[id(recorder)] = recorder.take()
+    if all(row < 0 for row in rows.values()):
+        return
+    for op, name, array, high, xp, recorder in pending:
+        if rows[id(recorder)] >= 0:
+            require_in_range(op, name, array, high, xp)
+    op, name, _, high, _, recorder = next(e for e in pending if rows[id(e[5])] >= 0)
+    # the array was changed in place after the kernel read it: name what is still known
+    raise ValueError(f"{op}: {name} held an entry outside [0, {high}) when the kernel ran "
+                     f"(flat position {rows[id(recorder)]})")
+
+
 def pair(value, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value), int(value)

@@ -12,8 +12,11 @@ Softmax cross-entropy computes loss and gradient in one pass over the logits.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..function import Function
-from .checks import require_float, require_in_range, require_integer
+from ..grad_mode import is_grad_enabled
+from .checks import defer_range_check, require_float, require_in_range, require_integer, run_deferred_checks
 
 
 def _rows(x):
@@ -21,14 +24,35 @@ def _rows(x):
 
 
 class SparseSoftmaxCE(Function):
-    def forward(self, logits, labels):
+    grads_are_fresh = True  # backward returns a new scaled array (labels get no gradient)
+
+    def forward(self, logits, labels, deferred_check=None):
         z = _rows(logits)
         loss, self.dlogits = self.k.softmax_ce_fwd_bwd(z, labels.reshape(-1), self.needs_input_grad[0])
-        self.shape, self.n = logits.shape, z.shape[0]
-        return self.xp.asarray(loss.sum() / self.n, dtype=logits.dtype)
+        if deferred_check is not None:  # the kernel recorded bad labels; settle before results are read
+            defer_range_check(*deferred_check)
+            if not (is_grad_enabled() and self.needs_input_grad[0]):  # no backward follows: now
+                run_deferred_checks()
+        self.shape, self.n, self.scaled_by = logits.shape, z.shape[0], None
+        mean = getattr(self.k.softmax_ce_fwd_bwd, "mean_rows", None)  # one launch where offered
+        return self.xp.asarray(loss.mean() if mean is None else mean(loss), dtype=logits.dtype)
 
     def backward(self, g):
-        return (self.dlogits.reshape(self.shape) * (g / self.n), None)
+        scale = getattr(self.k.softmax_ce_fwd_bwd, "scale_by_mean_grad", None)
+        if scale is not None:
+            return (scale(self.dlogits, g, self.n).reshape(self.shape), None)
+        factor = g / self.n
+        if self.scaled_by is None and factor != 0:  # (a zero factor could not be undone)
+            # The first backward scales the kernel's gradient array in place and hands it
+            # over (no 4 MB allocation per step for 1024x1000 logits); a second backward
+            # through a retained graph rescales from it into a new array.
+            self.scaled_by = factor
+            d = self.dlogits
+            d *= factor
+            return (d.reshape(self.shape), None)
+        if self.scaled_by is None:
+            return (self.dlogits.reshape(self.shape) * factor, None)
+        return (self.dlogits.reshape(self.shape) * (factor / self.scaled_by), None)
 
 
 class SoftSoftmaxCE(Function):
@@ -110,15 +134,30 @@ def sparse_categorical_crossentropy(logits, labels):
     if logits.ndim < 2:
         raise ValueError(f"{op}: logits must be (N, C), got shape {logits.shape}")
     _nonempty(op, logits)
-    array = labels.data if isinstance(labels, Tensor) else logits._backend.asarray(labels)
+    if isinstance(labels, Tensor):
+        array = labels.data
+    elif isinstance(labels, (np.ndarray, list, tuple)):
+        array = np.asarray(labels)  # checked here on the host, then moved
+    else:
+        array = logits._backend.asarray(labels)
     if isinstance(labels, Tensor) and labels._backend is not logits._backend:
         raise ValueError(f"{op}: labels live on {labels.backend!r} but logits on {logits.backend!r}")
     require_integer(op, "labels", array)
     if tuple(array.shape) != logits.shape[:-1]:
         raise ValueError(f"{op}: labels must have shape {logits.shape[:-1]} for logits of shape {logits.shape}, "
                          f"got {tuple(array.shape)}")
-    require_in_range(op, "labels", array, logits.shape[-1], logits._backend.xp)
-    return SparseSoftmaxCE.apply(logits, logits._backend.contiguous(array.astype("int64", copy=False)))
+    # A kernel that records bad labels on the device (the gpu one) lets the check wait for
+    # the next point that synchronises anyway; host labels are checked before they move.
+    recorder = getattr(logits._backend.k.softmax_ce_fwd_bwd, "bad_label_rows", None)
+    deferred = None
+    if recorder is None or isinstance(array, np.ndarray):
+        require_in_range(op, "labels", array, logits.shape[-1], np if isinstance(array, np.ndarray)
+                         else logits._backend.xp)
+        array = logits._backend.asarray(array)
+    else:
+        deferred = (op, "labels", array, logits.shape[-1], logits._backend.xp, recorder())
+    return SparseSoftmaxCE.apply(logits, logits._backend.contiguous(array.astype("int64", copy=False)),
+                                 deferred_check=deferred)
 
 
 def categorical_crossentropy(logits, targets):

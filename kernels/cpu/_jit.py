@@ -31,9 +31,15 @@ CACHE = runtime.cache_enabled()
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 #: Elements of work below which a parallel kernel runs its serial twin. Measured on
-#: 2 cores (bench/RESULTS.md): a parallel region costs a few microseconds to start, an
-#: elementwise pass ~0.3 ns per element, so threads pay off from a few 10^4 elements.
-PARALLEL_MIN = 32768
+#: 2 cores (bench/parallel_threshold.py, bench/step_threshold.py; bench/RESULTS.md):
+#: alone, a threaded twin pays from ~32k elements (an OpenMP region starts in
+#: microseconds); inside a training step it does not, because OpenBLAS's threads keep
+#: spinning for a while after each GEMM and a threaded kernel that follows fights them
+#: for the two cores (CNN step, batch 64: 23.6 ms with a 32k threshold, 22.8 ms with 1M,
+#: 21.9 ms all serial; 512k and 1M alike within noise; MLP steps alike). Passes of
+#: ~10^6 elements still gain from threads (softmax cross-entropy over 1024x1000
+#: logits, batch norm over 2M values: 1.4-2x), so the threshold is 512k elements.
+PARALLEL_MIN = 1 << 19
 
 
 def jit(fn=None, *, fastmath=FASTMATH):

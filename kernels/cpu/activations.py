@@ -95,8 +95,8 @@ def _exp64(x):
     t = x * _LOG2E
     t = t if t < 1023.0 else 1023.0
     t = t if t > -1100.0 else -1100.0
-    ni = math.floor(t + 0.5)
-    n = float(ni)
+    n = np.floor(t + 0.5)
+    ni = np.int64(n)
     r = (x - n * _LN2_HI) - n * _LN2_LO
     c = _EXP64
     p = c[0]
@@ -125,8 +125,10 @@ def _exp32(x):
     t = x * _LOG2E_F
     t = t if t < np.float32(127.0) else np.float32(127.0)
     t = t if t > np.float32(-150.0) else np.float32(-150.0)
-    ni = math.floor(t + _HALF_F)
-    n = np.float32(ni)
+    # np.floor keeps float32 and the int32 conversion is one vector instruction;
+    # math.floor would go through int64 and keep the loop from vectorising well.
+    n = np.floor(t + _HALF_F)
+    ni = np.int32(n)
     r = (x - n * _LN2_HI_F) - n * _LN2_LO_F
     c = _EXP32
     p = c[0]
@@ -137,9 +139,9 @@ def _exp32(x):
     p = p * r + c[5]
     p = p * r + c[6]
     p = p * r + c[7]
-    h = np.int32(ni >> 1)
+    h = ni >> np.int32(1)
     s1 = _i32_as_f32((h + np.int32(127)) << np.int32(23))
-    s2 = _i32_as_f32((np.int32(ni) - h + np.int32(127)) << np.int32(23))
+    s2 = _i32_as_f32((ni - h + np.int32(127)) << np.int32(23))
     res = p * s1 * s2
     return np.float32(0.0) if x < np.float32(-104.0) else res
 

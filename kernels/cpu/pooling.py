@@ -80,6 +80,38 @@ def _max_fwd(x, y, am, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow):
 
 
 @dual
+def _max_fwd_2x2(x, y, am, planes, h, w, oh, ow):
+    # The common 2x2 window with stride 2 and no padding: every window lies inside the
+    # plane, so the four cells are loaded directly, without the clipping and the inner
+    # loops of _max_fwd, and the loop over output columns vectorises. Same selects, so
+    # the same first-maximum and NaN rules.
+    for nc in prange(planes):
+        xb = nc * h * w
+        yb = nc * oh * ow
+        for i in range(oh):
+            r0 = U(xb + 2 * i * w)
+            r1 = r0 + U(w)
+            yr = U(yb + i * ow)
+            for j in range(U(ow)):
+                best = x[r0 + 2 * j]
+                arg = 0
+                v = x[r0 + 2 * j + 1]
+                take = (v > best) | ((v != v) & (best == best))
+                best = v if take else best
+                arg = 1 if take else arg
+                v = x[r1 + 2 * j]
+                take = (v > best) | ((v != v) & (best == best))
+                best = v if take else best
+                arg = 2 if take else arg
+                v = x[r1 + 2 * j + 1]
+                take = (v > best) | ((v != v) & (best == best))
+                best = v if take else best
+                arg = 3 if take else arg
+                y[yr + j] = best
+                am[yr + j] = arg
+
+
+@dual
 def _max_bwd(gy, am, gx, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow):
     # Each plane is zeroed and then receives gy of each of its windows at the window's
     # argmax, serially within the plane. An argmax in the padding sends nothing.
@@ -172,7 +204,10 @@ def max_pool2d_fwd(x, kernel, stride, pad):
     n, c, oh, ow, geo = _geometry(x.shape, kernel, stride, pad)
     y = np.empty((n, c, oh, ow), dtype=x.dtype)
     argmax = np.empty((n, c, oh, ow), dtype=np.int64)
-    _max_fwd(x.size, x.reshape(-1), y.reshape(-1), argmax.reshape(-1), *geo)
+    if tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and not any(pad):
+        _max_fwd_2x2(x.size, x.reshape(-1), y.reshape(-1), argmax.reshape(-1), n * c, x.shape[2], x.shape[3], oh, ow)
+    else:
+        _max_fwd(x.size, x.reshape(-1), y.reshape(-1), argmax.reshape(-1), *geo)
     return y, argmax
 
 

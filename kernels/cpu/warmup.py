@@ -44,16 +44,20 @@ def _calls(dtype):
     img, wk, bk = arr(2, 3, 6, 5), arr(4, 3, 3, 3), arr(4)
     stride, pad = (1, 1), (1, 1, 1, 1)
 
-    def conv(bias=bk):
-        y, cols = k("conv2d_fwd")(img, wk, bias, stride, pad)
-        k("conv2d_bwd")(img.shape, wk, cols, np.ones_like(y), stride, pad, True, True, bias is not None)
-        k("col2im")(k("im2col")(img, (3, 3), stride, pad), img.shape, (3, 3), stride, pad)
-    yield "conv2d", conv
-    yield "conv2d", lambda: conv(None)
+    def conv(x, w, bias, stride, pad):
+        y, cols = k("conv2d_fwd")(x, w, bias, stride, pad)
+        k("conv2d_bwd")(x.shape, w, cols, np.ones_like(y), stride, pad, True, True, bias is not None)
+        kernel = w.shape[2:]
+        k("col2im")(k("im2col")(x, kernel, stride, pad), x.shape, kernel, stride, pad)
+    # the wide layout (a batch of small images), the batched one (one image), a 1x1 kernel
+    for x, w in ((img, wk), (img[:1].copy(), wk), (img, arr(4, 3, 1, 1))):
+        for bias in (bk, None):
+            yield "conv2d", lambda x=x, w=w, bias=bias: conv(x, w, bias, stride, pad if w.shape[2] > 1 else (0, 0, 0, 0))
 
     def pools():
-        y, arg = k("max_pool2d_fwd")(img, (2, 2), (2, 2), (0, 0, 0, 0))
-        k("max_pool2d_bwd")(np.ones_like(y), arg, img.shape, (2, 2), (2, 2), (0, 0, 0, 0))
+        for window, step, pad in (((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1))):
+            y, arg = k("max_pool2d_fwd")(img, window, step, pad)   # the 2x2 fast path, then the general one
+            k("max_pool2d_bwd")(np.ones_like(y), arg, img.shape, window, step, pad)
         for include in (True, False):
             y = k("avg_pool2d_fwd")(img, (3, 3), (2, 2), (1, 1, 1, 1), include)
             k("avg_pool2d_bwd")(np.ones_like(y), img.shape, (3, 3), (2, 2), (1, 1, 1, 1), include)

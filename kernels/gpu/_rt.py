@@ -63,13 +63,20 @@ class _Elementwise:
         self.fn = _module(("ew", group), dtype).get_function(name)
         real = np.dtype(dtype).type
         self.convert = [(_SCALAR[t] or real) if t in _SCALAR else None for _, _, t, _ in definition.params()]
+        # positions of the scalar parameters (the arrays pass through untouched)
+        self.scalars = tuple((i, c) for i, c in enumerate(self.convert) if c is not None)
+        self.per_block = BLOCK * sources.UNROLL
+        self.block = (BLOCK,)
 
     def __call__(self, n, *args):
         if n == 0:
             return
-        converted = [a if c is None else c(a) for a, c in zip(args, self.convert)]
+        converted = list(args)
+        for i, c in self.scalars:
+            converted[i] = c(converted[i])
         converted.append(np.int64(n))
-        self.fn((grid(n, BLOCK * sources.UNROLL),), (BLOCK,), converted)
+        blocks = (n + self.per_block - 1) // self.per_block
+        self.fn((blocks if blocks < 2**31 else 2**31 - 1,), self.block, converted)
 
 
 def elementwise(name: str, dtype) -> _Elementwise:

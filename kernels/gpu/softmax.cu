@@ -69,18 +69,31 @@ __device__ __forceinline__ acc_t fnn_row_sum(acc_t v, int tpr) {
 
 // Sparse-label cross-entropy: loss[r] = lse(z_r) - z_r[label_r];
 // grad[r] = softmax(z_r) - onehot(label_r) when want_grad.
+// A label outside [0, cols) is never used as an index: its row gets a NaN loss and a
+// NaN gradient and the smallest such row is recorded in *bad_row (atomicMin over the
+// bits of an int64 that the host keeps at -1, i.e. the largest unsigned value), which
+// the host reads at its next check (fastnn/ops/checks.py: run_deferred_checks).
 extern "C" __global__ void fastnn_softmax_ce(
-        const real* __restrict__ z, const i64* __restrict__ labels, real* __restrict__ loss, real* __restrict__ grad, long long rows, int cols, int tpr,
-        int want_grad) {
+        const real* __restrict__ z, const i64* __restrict__ labels, real* __restrict__ loss, real* __restrict__ grad,
+        i64* __restrict__ bad_row, long long rows, int cols, int tpr, int want_grad) {
     FNN_ROW_SETUP
     acc_t m = -fnn_inf(acc_t(0)), s = 0;
     _Pragma("unroll 4") for (int k = lane; k < cols; k += tpr) fnn_ms_push(m, s, (acc_t)z[base + k]);
     fnn_row_ms(m, s, tpr);
     i64 label = labels[row];
-    if (lane == 0) loss[row] = (real)(fnn_log(s) - ((acc_t)z[base + label] - m));
+    bool ok = label >= 0 && label < (i64)cols;
+    if (lane == 0) {
+        if (ok) {
+            loss[row] = (real)(fnn_log(s) - ((acc_t)z[base + label] - m));
+        } else {
+            loss[row] = fnn_nan(real(0));
+            atomicMin((u64*)bad_row, (u64)row);
+        }
+    }
     if (want_grad) {
+        acc_t nan_or_zero = ok ? acc_t(0) : fnn_nan(acc_t(0));
         _Pragma("unroll 4") for (int k = lane; k < cols; k += tpr) {
-            real g = (real)(fnn_exp((acc_t)z[base + k] - m) / s);
+            real g = (real)(fnn_exp((acc_t)z[base + k] - m) / s + nan_or_zero);
             grad[base + k] = k == label ? g - real(1) : g;
         }
     }
@@ -135,4 +148,21 @@ extern "C" __global__ void fastnn_softmax_rows_bwd(
         real yk = y[base + k], gk = gy[base + k];
         gx[base + k] = log ? gk - fnn_exp(yk) * r : yk * (gk - r);
     }
+}
+
+// The mean of the per-row losses in one block (a fixed summation order: deterministic);
+// out is a single element. Launched with 256 threads.
+extern "C" __global__ void fastnn_mean_rows(const real* __restrict__ x, real* __restrict__ out, long long n) {
+    acc_t acc = 0;
+    for (long long i = threadIdx.x; i < n; i += blockDim.x) acc += (acc_t)x[i];
+    acc = fnn_row_sum(acc, blockDim.x);
+    if (threadIdx.x == 0) out[0] = (real)acc / (real)n;
+}
+
+// y = x * (g / count), g a single element on the device (the backward of the mean).
+extern "C" __global__ void fastnn_scale_by_mean_grad(
+        const real* __restrict__ x, const real* __restrict__ g, real* __restrict__ y, long long n, long long count) {
+    real s = g[0] / (real)count;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        y[i] = x[i] * s;
 }

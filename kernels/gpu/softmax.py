@@ -6,7 +6,7 @@ exponent. The cross-entropy kernels give the per-row loss and the gradient toget
 from ._lazy import cupy
 import numpy as np
 
-from ._rt import cu, sm_count
+from ._rt import cu, grid, sm_count
 
 _THREADS = 256
 
@@ -51,13 +51,74 @@ def log_softmax_bwd(y, gy):
     return gx
 
 
+class BadLabelRows:
+    """The device word where ``fastnn_softmax_ce`` records the smallest row whose label
+    lies outside [0, cols) (-1: none since the last read); one per device. Writing it
+    costs nothing on the host; reading it (``take``) synchronises, so the ops read it
+    only at a check point (fastnn/ops/checks.py: run_deferred_checks)."""
+
+    def __init__(self):
+        self.word = cupy.full(1, -1, dtype=cupy.int64)
+
+    def take(self) -> int:
+        """The recorded row (or -1), and the word reset to -1."""
+        row = int(self.word.get()[0])
+        if row >= 0:
+            self.word.fill(-1)
+        return row
+
+
+_bad_rows: dict = {}
+
+
+def bad_label_rows() -> BadLabelRows:
+    """The recorder of the current device."""
+    dev = cupy.cuda.runtime.getDevice()
+    rec = _bad_rows.get(dev)
+    if rec is None:
+        rec = _bad_rows[dev] = BadLabelRows()
+    return rec
+
+
 def softmax_ce_fwd_bwd(logits, labels, want_grad):
+    """Rows with an out-of-range label get a NaN loss and gradient and are recorded in
+    ``bad_label_rows()`` instead of being checked here (a check would synchronise)."""
     loss = cupy.empty(logits.shape[0], dtype=logits.dtype)
     grad = cupy.empty_like(logits) if want_grad else None
     null = np.uintp(0)
     _launch("fastnn_softmax_ce", logits.shape, logits.dtype,
-            ([logits, labels, loss, grad if want_grad else null], [np.int32(bool(want_grad))]))
+            ([logits, labels, loss, grad if want_grad else null, bad_label_rows().word],
+             [np.int32(bool(want_grad))]))
     return loss, grad
+
+
+def mean_rows(loss):
+    """The mean of the per-row losses as a 0-d array: one launch (a CuPy reduction costs
+    about ten times its host time)."""
+    out = cupy.empty((), dtype=loss.dtype)
+    cu("softmax.cu", "fastnn_mean_rows", loss.dtype)((1,), (_THREADS,), [loss, out, np.int64(loss.size)])
+    return out
+
+
+def scale_by_mean_grad(dlogits, g, n):
+    """dlogits * (g / n) for the gradient g of the mean (a one-element array): one launch
+    instead of two CuPy operations."""
+    if g.size != 1 or g.dtype != dlogits.dtype or not isinstance(g, cupy.ndarray):
+        return dlogits * (g / n)
+    out = cupy.empty_like(dlogits)
+    size = dlogits.size
+    if size:
+        cu("softmax.cu", "fastnn_scale_by_mean_grad", dlogits.dtype)(
+            (grid(size),), (_THREADS,), [dlogits, cupy.ascontiguousarray(g), out, np.int64(size), np.int64(n)])
+    return out
+
+
+# Companions the sparse cross-entropy op (fastnn/ops/losses.py) uses when a kernel offers
+# them: the recorder its label range check is deferred to, and one-launch versions of
+# the mean over rows and of its backward.
+softmax_ce_fwd_bwd.bad_label_rows = bad_label_rows
+softmax_ce_fwd_bwd.mean_rows = mean_rows
+softmax_ce_fwd_bwd.scale_by_mean_grad = scale_by_mean_grad
 
 
 def softmax_ce_soft_fwd_bwd(logits, targets, want_grad):
