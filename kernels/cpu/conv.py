@@ -20,8 +20,8 @@ Two memory layouts of the same cols values, chosen per shape by ``conv2d_fwd``
   transposed view (same values and shape as the reference, other strides). Then the
   whole batch is one GEMM: Y = W2 @ cols(K, N*P) -> (F, N, P), and one pass writes
   y[n, f] = Y[f, n] + b[f] (the transpose to NCHW fused with the bias). Backward: one
-  pass writes gyT (F, N*P) from gy and sums gb on the way; gW2 = gyT @ cols^T and
-  gcols = W2^T @ gyT are single GEMMs with the whole batch in their long dimension.
+  pass writes gyt (N*P, F) from gy and sums gb on the way; gW2^T = cols(K, N*P) @ gyt
+  and gcols = W2^T @ gyt^T are single GEMMs with the whole batch in their long dimension.
   Small images (few output positions per image) give per-image GEMMs that are too
   small for BLAS to run well; one big GEMM does not have that problem.
 
@@ -204,22 +204,22 @@ def _unwide_bias(yw, b, y, n, f, p, has_bias):
 
 
 @dual
-def _wide_gy(gy, gyw, gb, n, f, p, need_gb):
-    # gyw[f, n, :] = gy[n, f, :], and gb[f] = sum over n and positions, summed in float64
-    # in the same pass (gb is what the copy reads anyway).
-    for ff in prange(f):
-        acc = 0.0
-        for i in range(n):
+def _wide_gy_t(gy, gyt, partial, n, f, p, need_gb):
+    # gyt[i*P + k, f] = gy[i, f, k]: gy with the batch and positions as rows, the layout
+    # in which the weight gradient cols @ gyt is one well-shaped GEMM (K x NP times NP x F:
+    # measured 1.9 ms against 2.8 ms for gyw @ cols^T with NP as the inner dimension, on
+    # the CNN's second convolution). Parallel over images; each image's bias-gradient
+    # sums go to its own row of ``partial`` (float64), added up by the caller.
+    for i in prange(n):
+        for ff in range(f):
             src = (i * f + ff) * p
-            dst = (ff * n + i) * p
             s = 0.0
             for k in range(p):
                 v = gy[src + k]
-                gyw[dst + k] = v
+                gyt[(i * p + k) * f + ff] = v
                 s += v
-            acc += s
-        if need_gb:
-            gb[ff] = acc
+            if need_gb:
+                partial[i, ff] = s
 
 
 @dual
@@ -289,17 +289,19 @@ def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
     gx = gw = gb = None
     store = cols.transpose(1, 0, 2)
     if n > 1 and store.flags.c_contiguous and not cols.flags.c_contiguous:  # wide layout (K, N, P)
-        if need_gb:
-            gb = np.empty(f, dtype=gy.dtype)
         if need_gw or need_gx:
-            gyw = np.empty((f, n * p), dtype=gy.dtype)
-            _wide_gy(gy.size, gy.reshape(-1), gyw.reshape(-1), gb if need_gb else np.empty(1, dtype=gy.dtype), n, f, p, need_gb)
+            gyt = np.empty((n * p, f), dtype=gy.dtype)
+            partial = np.zeros((n, f) if need_gb else (1, 1), dtype=np.float64)
+            _wide_gy_t(gy.size, gy.reshape(-1), gyt.reshape(-1), partial, n, f, p, need_gb)
+            if need_gb:
+                gb = partial.sum(axis=0).astype(gy.dtype)
             if need_gw:
-                gw = (gyw @ store.reshape(k, n * p).T).reshape(w.shape)
+                gw = np.ascontiguousarray((store.reshape(k, n * p) @ gyt).T).reshape(w.shape)
             if need_gx:
-                gcols = w2.T @ gyw  # (K, N*P)
+                gcols = w2.T @ gyt.T  # (K, N*P), C-contiguous: BLAS reads gyt transposed
                 gx = _col2im_flat(gcols.reshape(-1), p, n * p, x_shape, kernel, stride, pad, gy.dtype)
         elif need_gb:
+            gb = np.empty(f, dtype=gy.dtype)
             _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
         return gx, gw, gb
     gy3 = gy.reshape(n, f, p)
