@@ -124,6 +124,29 @@ _SPECS = [
     ),
 ]
 
+#: The kernels by family. Every backend package names its submodules after the families
+#: and builds its ``PROVIDES`` table from this with :func:`provides`.
+FAMILIES: dict[str, tuple] = {
+    "linear": ("linear_fwd", "linear_bwd"),
+    "conv": ("im2col", "col2im", "conv2d_fwd", "conv2d_bwd"),
+    "pooling": ("max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd"),
+    "batchnorm": ("batchnorm_fwd_train", "batchnorm_fwd_eval", "batchnorm_bwd_train", "batchnorm_bwd_eval"),
+    "softmax": ("softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
+                "softmax_ce_fwd_bwd", "softmax_ce_soft_fwd_bwd"),
+    "losses": ("bce_logits_fwd", "bce_logits_bwd", "mse_fwd", "mse_bwd", "l2_fwd", "l2_bwd"),
+    "philox": ("philox_uint32",),
+    "dropout": ("dropout_fwd", "dropout_bwd"),
+    "embedding": ("embedding_fwd", "embedding_bwd"),
+    "optim": ("sgd_update", "rmsprop_update", "adam_update"),
+    "activations": tuple(f"{a}_{d}" for a in ACTIVATIONS for d in ("fwd", "bwd")),
+}
+
+
+def provides(families) -> dict[str, str]:
+    """kernel name -> submodule, for a backend whose package implements ``families``."""
+    return {name: family for family in families for name in FAMILIES[family]}
+
+
 #: name -> KernelSpec, in contract order.
 KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in _SPECS}
 

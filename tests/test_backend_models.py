@@ -3,7 +3,8 @@ backend and on a compiled backend, end with the same parameters (float32 toleran
 
 Each model exercises the training-time paths together: dropout masks drawn from the
 shared Philox generator, batch norm with running statistics, shuffling, and the fused
-optimizer updates (Adam for the MLP, SGD with Nesterov momentum for the CNN).
+optimizer updates (Adam and SGD with momentum for each). On ``gpu`` the tests are
+marked ``gpu`` and skip with the reason where no CUDA device answers.
 """
 
 import numpy as np
@@ -28,8 +29,10 @@ def _cnn(backend):
 
 
 MODELS = {
-    "mlp": (_mlp, (20,), lambda params: fnn.optim.Adam(params, lr=1e-2)),
-    "cnn": (_cnn, (2, 10, 9), lambda params: fnn.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True)),
+    "mlp-adam": (_mlp, (20,), lambda params: fnn.optim.Adam(params, lr=1e-2)),
+    "mlp-sgd-momentum": (_mlp, (20,), lambda params: fnn.optim.SGD(params, lr=0.05, momentum=0.9)),
+    "cnn-sgd-nesterov": (_cnn, (2, 10, 9), lambda params: fnn.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True)),
+    "cnn-adam": (_cnn, (2, 10, 9), lambda params: fnn.optim.Adam(params, lr=3e-3)),
 }
 
 
