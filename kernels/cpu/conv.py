@@ -34,14 +34,10 @@ iteration (no scatter races). GEMMs run in the Python wrapper through NumPy's BL
 never inside a parallel region (the two thread pools must not nest).
 """
 
-import numba
 import numpy as np
 
 from ._jit import dual, jit, prange
-
-
-def _out_size(size, k, s, lo, hi):
-    return (size + lo + hi - k) // s + 1
+from ._windows import U, geometry, span
 
 
 # ----------------------------------------------------------------------------- im2col / col2im
@@ -49,20 +45,7 @@ def _out_size(size, k, s, lo, hi):
 # Both kernels address cols through a flat array and two strides, so one compiled
 # kernel serves both layouts:  cols_flat[n*sn + row*sr + i*OW + j],  row = (c*kh + p)*kw + q.
 # batched (N, K, P): sn = K*P, sr = P;   wide (K, N, P): sn = P, sr = N*P.
-
-
-# Index arithmetic in the innermost loops is unsigned (numba.uint64): with signed indices
-# Numba adds a negative-index wraparound select to every access, which stops LLVM from
-# vectorising the copy loops (measured: col2im 2x slower). Every index formed is >= 0.
-U = numba.uint64
-
-
-@jit
-def _span(off, s, size, out):
-    """[t0, t1): the outputs t whose input t*s + off lies in [0, size)."""
-    t0 = min(max(0, (s - 1 - off) // s), out)
-    t1 = min(out, max(t0, (size - 1 - off) // s + 1))
-    return t0, t1
+# Inner-loop indices are unsigned (``_windows.U``).
 
 
 @jit
@@ -84,9 +67,9 @@ def _im2col(x, cols, n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow):
         b, ch = _plane(nc, n, c, sn < sr)
         xbase = (b * c + ch) * h * w
         for p in range(kh):
-            i0, i1 = _span(p - pt, sh, h, oh)
+            i0, i1 = span(p - pt, sh, h, oh)
             for q in range(kw):
-                j0, j1 = _span(q - pl, sw, w, ow)
+                j0, j1 = span(q - pl, sw, w, ow)
                 row = (ch * kh + p) * kw + q
                 base = b * sn + row * sr
                 # Rows of padding, then per row: zeros left, a copy, zeros right (no
@@ -122,9 +105,9 @@ def _col2im(cols, gx, n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow):
         for k in range(U(xbase), U(xbase + h * w)):
             gx[k] = 0
         for p in range(kh):
-            i0, i1 = _span(p - pt, sh, h, oh)
+            i0, i1 = span(p - pt, sh, h, oh)
             for q in range(kw):
-                j0, j1 = _span(q - pl, sw, w, ow)
+                j0, j1 = span(q - pl, sw, w, ow)
                 row = (ch * kh + p) * kw + q
                 base = b * sn + row * sr
                 for i in range(i0, i1):
@@ -139,16 +122,8 @@ def _col2im(cols, gx, n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow):
                             gx[dst + t * usw] += cols[src + t]
 
 
-def _geometry(x_shape, kernel, stride, pad):
-    n, c, h, w = x_shape
-    kh, kw = kernel
-    sh, sw = stride
-    pt, pb, pl, pr = pad
-    return n, c, h, w, kh, kw, sh, sw, pt, pl, _out_size(h, kh, sh, pt, pb), _out_size(w, kw, sw, pl, pr)
-
-
 def _fill_cols(x, kernel, stride, pad, wide):
-    n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = _geometry(x.shape, kernel, stride, pad)
+    n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = geometry(x.shape, kernel, stride, pad)
     k, p = c * kh * kw, oh * ow
     if wide:
         store = np.empty((k, n, p), dtype=x.dtype)
@@ -161,7 +136,7 @@ def _fill_cols(x, kernel, stride, pad, wide):
 
 
 def _col2im_flat(cols_flat, sn, sr, x_shape, kernel, stride, pad, dtype):
-    n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = _geometry(x_shape, kernel, stride, pad)
+    n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = geometry(x_shape, kernel, stride, pad)
     gx = np.empty((n, c, h, w), dtype=dtype)
     _col2im(cols_flat.size, cols_flat, gx.reshape(-1), n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow)
     return gx
@@ -261,7 +236,7 @@ _WIDE_MAX_P = 512
 def conv2d_fwd(x, w, b, stride, pad):
     n = x.shape[0]
     f, c, kh, kw = w.shape
-    _, _, _, _, _, _, _, _, _, _, oh, ow = _geometry(x.shape, (kh, kw), stride, pad)
+    _, _, _, _, _, _, _, _, _, _, oh, ow = geometry(x.shape, (kh, kw), stride, pad)
     k, p = c * kh * kw, oh * ow
     w2 = w.reshape(f, k)
     identity = (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pad)

@@ -16,30 +16,17 @@ own plane, so the backward kernels accumulate serially within a plane (no races)
 Window bounds are clipped once per output row/column instead of testing every cell.
 """
 
-import numba
 import numpy as np
 
 from ._jit import dual, jit, prange
-
-
-def _out_size(size, k, s, lo, hi):
-    return (size + lo + hi - k) // s + 1
+from ._windows import U, geometry, span
 
 
 # avg: for each output row i and each window offset (p, q), one inner loop over the
 # output columns j that (p, q) can reach (the span is clipped once, so the inner loop
 # has no bounds test); the output row is the accumulator (measured 1.6-1.8x faster
-# than a loop per output cell for 2x2 windows). Unsigned indices (numba.uint64) spare
-# Numba's negative-index wraparound select on every access.
-U = numba.uint64
-
-
-@jit
-def _span(off, s, size, out):
-    """[t0, t1): the outputs t whose input t*s + off lies in [0, size)."""
-    t0 = min(max(0, (s - 1 - off) // s), out)
-    t1 = min(out, max(t0, (size - 1 - off) // s + 1))
-    return t0, t1
+# than a loop per output cell for 2x2 windows). Inner-loop indices are unsigned
+# (``_windows.U``).
 
 
 @jit
@@ -140,7 +127,7 @@ def _max_bwd(gy, am, gx, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow):
 def _divisor(j, kh, kw, sw, pl, w, rows, include_pad):
     if include_pad:
         return kh * kw
-    q0, q1 = _span(j * sw - pl, 1, w, kw)
+    q0, q1 = span(j * sw - pl, 1, w, kw)
     return rows * (q1 - q0)
 
 
@@ -153,11 +140,11 @@ def _avg_fwd(x, y, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow, include_pad):
             yr = U((nc * oh + i) * ow)
             for j in range(U(ow)):
                 y[yr + j] = 0
-            p0, p1 = _span(i * sh - pt, 1, h, kh)
+            p0, p1 = span(i * sh - pt, 1, h, kh)
             for p in range(p0, p1):
                 rb = xb + (i * sh - pt + p) * w
                 for q in range(kw):
-                    j0, j1 = _span(q - pl, sw, w, ow)
+                    j0, j1 = span(q - pl, sw, w, ow)
                     src = U(rb + j0 * sw + q - pl)
                     dst = yr + U(j0)
                     for t in range(U(j1 - j0)):
@@ -178,11 +165,11 @@ def _avg_bwd(gy, gx, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow, include_pad):
             gx[k] = 0
         for i in range(oh):
             yr = U((nc * oh + i) * ow)
-            p0, p1 = _span(i * sh - pt, 1, h, kh)
+            p0, p1 = span(i * sh - pt, 1, h, kh)
             for p in range(p0, p1):
                 rb = xb + (i * sh - pt + p) * w
                 for q in range(kw):
-                    j0, j1 = _span(q - pl, sw, w, ow)
+                    j0, j1 = span(q - pl, sw, w, ow)
                     dst = U(rb + j0 * sw + q - pl)
                     src = yr + U(j0)
                     for t in range(U(j1 - j0)):
@@ -192,11 +179,8 @@ def _avg_bwd(gy, gx, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow, include_pad):
 
 
 def _geometry(x_shape, kernel, stride, pad):
-    n, c, h, w = x_shape
-    kh, kw = kernel
-    sh, sw = stride
-    pt, pb, pl, pr = pad
-    oh, ow = _out_size(h, kh, sh, pt, pb), _out_size(w, kw, sw, pl, pr)
+    """(n, c, oh, ow, the geometry arguments of the pooling kernels)."""
+    n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = geometry(x_shape, kernel, stride, pad)
     return n, c, oh, ow, (n * c, h, w, kh, kw, sh, sw, pt, pl, oh, ow)
 
 
