@@ -38,132 +38,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads  # noqa: E402
 
 STEPS = {"mlp_b128": ("mlp", 128), "mlp_b1024": ("mlp", 1024), "cnn_b64": ("cnn", 64), "cnn_b256": ("cnn", 256)}
-OPS = ("conv3x3", "batch_norm", "softmax_ce", "dense_relu")
+OPS = workloads.OPS
 
 
-# -- workloads without synchronisation (the timer synchronises) --------------------------------
+# -- workloads (bench/workloads.py) without synchronisation: the timer synchronises ----------------
 def fastnn_step(kind, batch):
-    import fastnn as fnn
-    import fastnn.functional as F
-
-    model = workloads.fastnn_model(kind, "gpu")
-    opt = fnn.optim.SGD(model.parameters(), lr=0.01)
-    x_host, y_host = workloads._data(kind, batch)
-    x, y = fnn.tensor(x_host, backend="gpu"), fnn.tensor(y_host, backend="gpu")
-
-    def step():
-        opt.zero_grad()
-        loss = F.sparse_categorical_crossentropy(model(x, training=True), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return workloads.fastnn_step(kind, batch, "gpu", sync=False)[1]
 
 
 def torch_step(kind, batch):
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    if kind == "mlp":
-        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
-    else:
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-    model.to("cuda")
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    x_host, y_host = workloads._data(kind, batch)
-    x, y = torch.from_numpy(x_host).cuda(), torch.from_numpy(y_host).cuda()
-
-    def step():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    return workloads.torch_step(kind, batch, "cuda", sync=False)[1]
 
 
 def fastnn_op(op):
-    import fastnn as fnn
-    import fastnn.functional as F
-
-    rng = np.random.default_rng(0)
-    leaves = []
-
-    def t(array, grad=True):
-        leaf = fnn.tensor(array, backend="gpu", requires_grad=grad)
-        leaves.append(leaf)
-        return leaf
-
-    if op == "conv3x3":
-        x = t(rng.standard_normal((32, 64, 32, 32), dtype=np.float32))
-        w = t((rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32))
-        b = t(np.zeros(64, np.float32))
-        run = lambda: F.conv2d(x, w, b, padding=1)  # noqa: E731
-    elif op == "batch_norm":
-        x = t(rng.standard_normal((32, 64, 32, 32), dtype=np.float32))
-        g, b = t(np.ones(64, np.float32)), t(np.zeros(64, np.float32))
-        rm, rv = t(np.zeros(64, np.float32), False), t(np.ones(64, np.float32), False)
-        run = lambda: F.batch_norm(x, g, b, rm, rv, training=True)  # noqa: E731
-    elif op == "softmax_ce":
-        z = t(rng.standard_normal((1024, 1000), dtype=np.float32))
-        labels = t(rng.integers(0, 1000, 1024).astype(np.int64), False)
-        run = lambda: F.sparse_categorical_crossentropy(z, labels)  # noqa: E731
-    else:
-        x = t(rng.standard_normal((256, 1024), dtype=np.float32))
-        w = t((rng.standard_normal((1024, 1024)) / 32).astype(np.float32))
-        b = t(np.zeros(1024, np.float32))
-        run = lambda: F.linear(x, w, b, activation="relu")  # noqa: E731
-    out = run()
-    upstream = fnn.tensor(np.ones(out.shape, np.float32), backend="gpu")
-
-    def fwd_bwd():
-        run().backward(upstream)
-        for leaf in leaves:
-            leaf.grad = None
-
-    return run, fwd_bwd
+    """(forward, forward + backward) of a single op."""
+    return workloads.fastnn_op(op, "gpu", sync=False)
 
 
 def torch_op(op):
-    import torch
-    import torch.nn.functional as TF
-
-    g = torch.Generator().manual_seed(0)
-    leaves = []
-
-    def t(*shape, scale=1.0, grad=True):
-        leaf = (torch.randn(*shape, generator=g) * scale).cuda().requires_grad_(grad)
-        leaves.append(leaf)
-        return leaf
-
-    if op == "conv3x3":
-        x, w, b = t(32, 64, 32, 32), t(64, 64, 3, 3, scale=1 / 24), t(64, scale=0.0)
-        run = lambda: TF.conv2d(x, w, b, padding=1)  # noqa: E731
-    elif op == "batch_norm":
-        x, beta, gamma = t(32, 64, 32, 32), t(64, scale=0.0), t(64, scale=0.0)
-        with torch.no_grad():
-            gamma.fill_(1.0)
-        rm, rv = torch.zeros(64, device="cuda"), torch.ones(64, device="cuda")
-        run = lambda: TF.batch_norm(x, rm, rv, gamma, beta, training=True)  # noqa: E731
-    elif op == "softmax_ce":
-        z = t(1024, 1000)
-        labels = torch.randint(0, 1000, (1024,), generator=g).cuda()
-        run = lambda: TF.cross_entropy(z, labels)  # noqa: E731
-    else:
-        x, w, b = t(256, 1024), t(1024, 1024, scale=1 / 32), t(1024, scale=0.0)
-        run = lambda: torch.relu(TF.linear(x, w, b))  # noqa: E731
-    out = run()
-    upstream = torch.ones_like(out)
-
-    def fwd_bwd():
-        run().backward(upstream)
-        for leaf in leaves:
-            leaf.grad = None
-
-    return run, fwd_bwd
+    return workloads.torch_op(op, "cuda", sync=False)
 
 
 # -- timing --------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ Each maker returns ``(forward, step)`` callables for one implementation: fastnn 
 backend (``"numpy"``, ``"cpu"``, ``"gpu"``) or ``"torch"`` (PyTorch on its CPU, or on CUDA
 with ``device="cuda"``). ``forward`` runs the forward pass with autograd recording (as in
 training); ``step`` runs the whole step (for an op: forward + backward). Both block until
-the device is done, so wall-clock timing is honest on a GPU too.
+the device is done, so wall-clock timing is honest on a GPU too; ``sync=False`` leaves
+that out for a caller that times with CUDA events (bench/compare_gpu.py).
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ def fastnn_model(kind, backend):
     return fnn.Sequential(layers, backend=backend)
 
 
-def fastnn_step(kind, batch, backend):
+def _no_sync():
+    pass
+
+
+def fastnn_step(kind, batch, backend, sync=True):
     import fastnn as fnn
     import fastnn.functional as F
 
@@ -58,7 +63,7 @@ def fastnn_step(kind, batch, backend):
     x_host, y_host = _data(kind, batch)
     x = fnn.tensor(x_host, backend=backend)
     y = fnn.tensor(y_host, backend=backend)
-    sync = fnn.backend.get(backend).synchronize
+    sync = fnn.backend.get(backend).synchronize if sync else _no_sync
 
     def forward():
         F.sparse_categorical_crossentropy(model(x), y)
@@ -74,12 +79,12 @@ def fastnn_step(kind, batch, backend):
     return forward, step
 
 
-def fastnn_op(op, backend):
+def fastnn_op(op, backend, sync=True):
     import fastnn as fnn
     import fastnn.functional as F
 
     rng = np.random.default_rng(0)
-    sync = fnn.backend.get(backend).synchronize
+    sync = fnn.backend.get(backend).synchronize if sync else _no_sync
     leaves = []
 
     def t(array, grad=True):
@@ -129,7 +134,7 @@ def fastnn_op(op, backend):
 
 # -- PyTorch ------------------------------------------------------------------------
 
-def torch_step(kind, batch, device="cpu"):
+def torch_step(kind, batch, device="cpu", sync=True):
     import torch
     from torch import nn
 
@@ -144,7 +149,7 @@ def torch_step(kind, batch, device="cpu"):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x_host, y_host = _data(kind, batch)
     x, y = torch.from_numpy(x_host).to(device), torch.from_numpy(y_host).to(device)
-    sync = _torch_sync(device)
+    sync = _torch_sync(device) if sync else _no_sync
     loss_fn = nn.functional.cross_entropy
 
     def forward():
@@ -161,7 +166,7 @@ def torch_step(kind, batch, device="cpu"):
     return forward, step
 
 
-def torch_op(op, device="cpu"):
+def torch_op(op, device="cpu", sync=True):
     import torch
     import torch.nn.functional as TF
 
@@ -191,15 +196,20 @@ def torch_op(op, device="cpu"):
         run = lambda: torch.relu(TF.linear(x, w, b))  # noqa: E731
     else:
         raise ValueError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
-    sync = _torch_sync(device)
+    sync = _torch_sync(device) if sync else _no_sync
 
     def forward():
         run()
         sync()
 
+    upstream = None
+
     def step():
+        nonlocal upstream
         out = run()
-        out.backward(torch.ones_like(out))
+        if upstream is None:
+            upstream = torch.ones_like(out)
+        out.backward(upstream)
         for leaf in leaves:
             leaf.grad = None  # a fresh gradient each step, as after zero_grad()
         sync()
