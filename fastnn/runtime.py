@@ -135,18 +135,14 @@ def _apply(n: int) -> None:
 
     n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(n_numba)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # BLAS keeps its own default; info() says so
-        return
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(limits=n, user_api="blas")
 
 
 def blas_info() -> list[dict]:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
+    from threadpoolctl import threadpool_info
+
     return [i for i in threadpool_info() if i.get("user_api") == "blas"]
 
 
@@ -177,7 +173,7 @@ def info() -> str:
                  f"  -> {get_num_threads()} threads")
     blas = blas_info()
     if not blas:
-        lines.append("BLAS: not visible (threadpoolctl missing)")
+        lines.append("BLAS: none loaded that threadpoolctl recognises")
     for b in blas:
         lines.append(f"BLAS: {b.get('internal_api')} {b.get('version')}  architecture: {b.get('architecture')}"
                      f"  threads: {b.get('num_threads')}  threading: {b.get('threading_layer')}")
