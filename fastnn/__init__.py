@@ -4,9 +4,15 @@
     import fastnn.functional as F
 
 Nothing here imports numba or cupy; a backend loads them when it first runs a kernel.
+The modules with optional or heavier dependencies (``datasets``: scikit-learn's bundled
+data; ``plot``: matplotlib; ``io``: safetensors) load on first use: ``fnn.datasets``,
+``fnn.plot`` and ``fnn.load_model`` work without importing them here.
 """
 
-from . import functional, init, layers, optim, regularizers, testing
+import importlib
+
+from . import callbacks, data, functional, init, layers, losses, metrics, optim, regularizers, testing
+from .data import DataLoader
 from .backend import BackendError, available_backends, get_backend, set_backend, use_backend
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .models import Model, Sequential
@@ -18,7 +24,28 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 
 __version__ = "0.1.0"
 
+_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard")
+
+
+def __getattr__(name):
+    # ``fnn.datasets`` / ``fnn.plot`` / ``fnn.io``: imported the first time they are used.
+    if name in _LAZY_MODULES:
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the module exists but a dependency of it is missing: say which
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
+def load_model(path, backend=None, custom_objects=None, **kwargs):
+    """Rebuild a model saved with ``model.save(path)`` (see ``fastnn.io.load_model``)."""
+    from .io import load_model as _load_model
+
+    return _load_model(path, backend=backend, custom_objects=custom_objects, **kwargs)
+
 __all__ = [
+    "DataLoader", "callbacks", "data", "datasets", "load_model", "losses", "metrics", "plot",
     "BackendError", "Model", "Sequential", "Tensor", "available_backends", "concatenate", "enable_grad",
     "from_dlpack", "functional", "get_backend", "get_num_threads", "get_rng_state", "init", "is_grad_enabled", "layers", "manual_seed", "no_grad",
     "ones", "ones_like", "optim", "rand", "regularizers", "randn", "set_backend", "set_num_threads", "set_rng_state", "stack", "tensor", "testing", "unstack",

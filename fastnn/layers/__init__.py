@@ -22,6 +22,7 @@ from .pooling import (
     MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, SimpleRNN
+from .residual import ResidualBlock
 
 Convolution2D = Conv2D  # Keras' alias
 BatchNorm = BatchNormalization
@@ -29,7 +30,7 @@ BatchNorm = BatchNormalization
 __all__ = [
     "Layer", "InputSpec", "Input", "InputLayer", "Dense", "Flatten", "Activation", "Dropout", "Conv2D",
     "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
-    "GlobalMaxPooling2D", "BatchNormalization", "BatchNorm", "Embedding", "SimpleRNN", "LSTM", "GRU", "Add",
+    "GlobalMaxPooling2D", "BatchNormalization", "BatchNorm", "Embedding", "SimpleRNN", "LSTM", "GRU", "Add", "ResidualBlock",
     "get", "serialize", "deserialize",
 ]
 
@@ -56,4 +57,6 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     name = config["class_name"]
     classes = {"Sequential": Sequential, **(custom_objects or {})}
     cls = classes.get(name) or get(name)
+    if isinstance(cls, type) and issubclass(cls, Sequential):  # its layers may be user classes too
+        return cls.from_config(config, custom_objects)
     return cls.from_config(config)

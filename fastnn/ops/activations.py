@@ -3,6 +3,15 @@
 relu, sigmoid, tanh, leaky_relu(alpha=0.01), elu(alpha=1.0), gelu (exact erf form),
 softplus, step (Heaviside, zero gradient) run through the ``<name>_fwd/_bwd`` kernels;
 softmax and log_softmax subtract the row maximum before exponentiating.
+
+Outputs of ``sigmoid`` and of ``softmax`` along the last axis remember their input: the
+tensor carries ``_pre_activation = (kind, logits)`` (kind "sigmoid" or "softmax"; logits a
+tensor, or a zero-argument callable that recomputes it, for the sigmoid fused into
+``linear``). ``pre_activation(output, kind)`` reads it back. The losses of
+``fastnn.losses`` use it: a model ending in softmax (or sigmoid) gets its cross-entropy
+computed from the logits before it, stably, as if it ended in a plain Dense layer. Setting
+one attribute costs nothing measurable; under ``no_grad`` it keeps the input alive as long
+as the output lives (with a graph the node keeps it alive anyway).
 """
 
 from __future__ import annotations
@@ -25,14 +34,35 @@ class Activation(Function):
         return (getattr(self.k, f"{self.name}_bwd")(self.x, self.y, g, self.alpha),)
 
 
+def remember_pre_activation(output, kind, logits):
+    """Record on ``output`` that it is ``kind``("sigmoid" | "softmax") of ``logits`` (a
+    tensor, or a zero-argument callable returning it); returns ``output``."""
+    output._pre_activation = (kind, logits)
+    return output
+
+
+def pre_activation(output, kind):
+    """The logits ``output`` was computed from by a final ``kind`` activation, else None.
+
+    Only the tensor an activation returned carries the record: any op applied after it
+    (even a reshape) gives a tensor without one, whose values are then taken as they are.
+    """
+    record = getattr(output, "_pre_activation", None)
+    if record is None or record[0] != kind:
+        return None
+    logits = record[1]
+    return logits() if callable(logits) else logits
+
+
 def relu(x):
     """y = max(x, 0)."""
     return Activation.apply(x, name="relu", alpha=0.0)
 
 
 def sigmoid(x):
-    """y = 1 / (1 + exp(-x))."""
-    return Activation.apply(x, name="sigmoid", alpha=0.0)
+    """y = 1 / (1 + exp(-x)); the output remembers x (see ``pre_activation``)."""
+    y = Activation.apply(x, name="sigmoid", alpha=0.0)
+    return remember_pre_activation(y, "sigmoid", x) if type(x) is type(y) else y
 
 
 def tanh(x):
@@ -100,8 +130,12 @@ class LogSoftmax(_RowWise):
 
 
 def softmax(x, axis=-1):
-    """y_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis``."""
-    return Softmax.apply(x, axis=axis)
+    """y_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis``; along the last axis
+    the output remembers x (see ``pre_activation``)."""
+    y = Softmax.apply(x, axis=axis)
+    if type(x) is type(y) and axis in (-1, y.ndim - 1):
+        remember_pre_activation(y, "softmax", x)
+    return y
 
 
 def log_softmax(x, axis=-1):

@@ -45,6 +45,12 @@ def linear(x, weight, bias=None, activation=None):
     """
     if isinstance(activation, str) and activation in ACTIVATIONS:
         alpha = activations.DEFAULT_ALPHA.get(activation, 0.0)
-        return Linear.apply(x, weight, bias, activation=activation, alpha=alpha)
+        y = Linear.apply(x, weight, bias, activation=activation, alpha=alpha)
+        if activation == "sigmoid":
+            # A loss may want the logits of a final sigmoid (activations.pre_activation): they are
+            # recomputed on request, so the fused pass stays fused for everyone else.
+            activations.remember_pre_activation(
+                y, "sigmoid", lambda: Linear.apply(x, weight, bias, activation=None, alpha=0.0))
+        return y
     post = activations.get(activation)
     return post(Linear.apply(x, weight, bias, activation=None, alpha=0.0))

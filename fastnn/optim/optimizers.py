@@ -22,13 +22,34 @@ AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)
 Parameters come as an iterable of tensors or of parameter groups (dicts with
 "params" and per-group hyperparameters), as in PyTorch. ``params`` may be left
 out and added later with ``add_param_group`` (Keras style: ``Adam(learning_rate=1e-3)``).
+
+Every optimizer also takes Keras' gradient clipping keywords, applied to the
+gradients in ``step()`` before the update (formulas in ``fastnn.optim.clipping``);
+at most one of them may be set:
+
+    clipnorm=c         each parameter's gradient g <- g * c / max(||g||_2, c)
+    global_clipnorm=c  all gradients g_i <- g_i * c / max(N, c), N = sqrt(sum_i ||g_i||_2^2)
+    clipvalue=c        element-wise g <- min(max(g, -c), c)
+
+The clipped gradient feeds the update only; ``p.grad`` keeps the gradient as computed.
+
+``get_config()`` describes an optimizer as JSON-able data (class name and
+hyperparameters, clipping included) and ``from_config`` rebuilds it without
+parameters; the buffers travel separately in ``state_dict()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor
+from ..tensor import Tensor
+from .clipping import check_threshold, clip_by_global_norm, clip_by_norm, clip_by_value
+
+#: the gradient clipping keywords every optimizer accepts (Keras' names)
+CLIP_ARGUMENTS = ("clipnorm", "global_clipnorm", "clipvalue")
+
+#: class name -> optimizer class, for from_config; every subclass registers itself
+_REGISTRY: dict[str, type] = {}
 
 
 class Optimizer:
@@ -36,9 +57,22 @@ class Optimizer:
     #: state buffers each parameter gets, created as zeros on first use
     buffers: tuple = ()
 
-    def __init__(self, params=None, **hyper):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    def __init__(self, params=None, *, clipnorm=None, global_clipnorm=None, clipvalue=None, **hyper):
         if "learning_rate" in hyper:  # Keras' name for lr
             hyper["lr"] = hyper.pop("learning_rate")
+        owner = type(self).__name__
+        self.clipnorm = check_threshold("clipnorm", clipnorm, owner)
+        self.global_clipnorm = check_threshold("global_clipnorm", global_clipnorm, owner)
+        self.clipvalue = check_threshold("clipvalue", clipvalue, owner)
+        chosen = [name for name in CLIP_ARGUMENTS if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            # Keras refuses the combination too: the order of two clippings would be a hidden choice
+            raise ValueError(f"{owner}: set at most one of clipnorm, global_clipnorm and clipvalue, "
+                             f"got {', '.join(chosen)}")
         unknown = set(hyper) - set(self.defaults)
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}; "
@@ -54,7 +88,11 @@ class Optimizer:
                 self.add_param_group(group)
 
     def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.defaults.items())})"
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self._hyperparameters().items())})"
+
+    def _hyperparameters(self) -> dict:
+        clipping = {name: getattr(self, name) for name in CLIP_ARGUMENTS if getattr(self, name) is not None}
+        return {**self.defaults, **clipping}
 
     # -- parameters ------------------------------------------------------------
     def add_param_group(self, group: dict) -> None:
@@ -98,7 +136,8 @@ class Optimizer:
 
     # -- the update ----------------------------------------------------------------
     def step(self) -> None:
-        """Apply one update to every parameter that has a gradient."""
+        """Apply one update to every parameter that has a gradient (clipped first, when asked)."""
+        work = []  # (group, parameter, gradient array)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -107,13 +146,26 @@ class Optimizer:
                 if g.shape != p.shape or g.dtype != p.dtype:
                     raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} / {g.dtype} does not "
                                      f"match its parameter {p.shape} / {p.dtype}")
-                state = self.state.get(id(p))
-                if state is None:
-                    xp = p._backend.xp
-                    state = {"step": 0, **{name: xp.zeros_like(p.data) for name in self.buffers_for(group)}}
-                    self.state[id(p)] = state
-                state["step"] += 1
-                self._update(p._backend.k, p.data, p._backend.contiguous(g.data), state, group)
+                work.append((group, p, g.data))
+        grads = self._clip([(p._backend.xp, g) for _, p, g in work])
+        for (group, p, _), g in zip(work, grads):
+            state = self.state.get(id(p))
+            if state is None:
+                xp = p._backend.xp
+                state = {"step": 0, **{name: xp.zeros_like(p.data) for name in self.buffers_for(group)}}
+                self.state[id(p)] = state
+            state["step"] += 1
+            self._update(p._backend.k, p.data, p._backend.contiguous(g), state, group)
+
+    def _clip(self, pairs) -> list:
+        """The gradient arrays of ``pairs`` ([(xp, g), ...]) after this optimizer's clipping."""
+        if self.clipnorm is not None:
+            return [clip_by_norm(xp, g, self.clipnorm) for xp, g in pairs]
+        if self.global_clipnorm is not None:
+            return clip_by_global_norm(pairs, self.global_clipnorm)
+        if self.clipvalue is not None:
+            return [clip_by_value(xp, g, self.clipvalue) for xp, g in pairs]
+        return [g for _, g in pairs]
 
     def buffers_for(self, group) -> tuple:
         return self.buffers
@@ -127,7 +179,24 @@ class Optimizer:
         if hyper.get("weight_decay", 0) < 0:
             raise ValueError(f"{type(self).__name__}: weight_decay must be non-negative, got {hyper['weight_decay']}")
 
-    # -- checkpoints -------------------------------------------------------------------
+    # -- configuration and checkpoints ---------------------------------------------------
+    def get_config(self) -> dict:
+        """``{"class_name": "Adam", "config": {"lr": ..., "betas": [...], ..., "clipnorm": ...}}``:
+        the optimizer-wide hyperparameters as JSON-able values (tuples become lists; a
+        clipping keyword appears when set). Per-group overrides and the buffers are in
+        ``state_dict()``."""
+        config = {key: (list(value) if isinstance(value, tuple) else value)
+                  for key, value in self._hyperparameters().items()}
+        return {"class_name": type(self).__name__, "config": config}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        """A new optimizer, without parameters, from ``get_config()``'s output (or just its
+        "config" part when called on the class itself)."""
+        if "class_name" in config:
+            return from_config(config)
+        return cls(**config)
+
     def state_dict(self) -> dict:
         """Hyperparameters and buffers (host numpy arrays), parameters referred to by index."""
         index = {id(p): i for i, p in enumerate(self.parameters())}
@@ -214,6 +283,11 @@ class Adam(Optimizer):
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}
     decoupled = False
 
+    def __init__(self, params=None, **hyper):
+        if "betas" in hyper:  # a list from a JSON config reads back as the tuple the defaults use
+            hyper["betas"] = tuple(hyper["betas"])
+        super().__init__(params, **hyper)
+
     def buffers_for(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
@@ -242,10 +316,29 @@ class AdamW(Adam):
 _BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
 
 
+def from_config(config: dict) -> Optimizer:
+    """A new optimizer without parameters from ``optimizer.get_config()``'s output
+    (``{"class_name": ..., "config": {...}}``); add parameters with ``add_param_group``.
+    Subclasses of ``Optimizer`` defined by users are found by class name once imported."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"from_config: expected a dict with 'class_name' and 'config', got {config!r}")
+    name = config["class_name"]
+    cls = _REGISTRY.get(name) or _BY_NAME.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"from_config: unknown optimizer class {name!r}; known ones are {', '.join(sorted(_REGISTRY))}")
+    return cls(**dict(config.get("config") or {}))
+
+
 def get(optimizer, params=None) -> Optimizer:
-    """An optimizer from a name ("sgd", "rmsprop", "adam", "adamw") or an Optimizer instance."""
+    """An optimizer from a name ("sgd", "rmsprop", "adam", "adamw"), a config dict
+    (``get_config()``'s output) or an Optimizer instance (returned as it is)."""
     if isinstance(optimizer, Optimizer):
         return optimizer
+    if isinstance(optimizer, dict):
+        opt = from_config(optimizer)
+        if params is not None:
+            opt.add_param_group({"params": list(params.parameters() if hasattr(params, "parameters") else params)})
+        return opt
     if not isinstance(optimizer, str) or optimizer.lower() not in _BY_NAME:
         raise ValueError(f"unknown optimizer {optimizer!r}; valid names are {', '.join(_BY_NAME)}")
     return _BY_NAME[optimizer.lower()](params)

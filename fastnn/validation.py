@@ -1,0 +1,254 @@
+"""Input validation for ``fit`` / ``evaluate`` / ``predict``: everything is checked before
+the first step, so nothing is ever trained on bad data.
+
+Each check raises a ValueError (wrong values or shapes) or a TypeError (wrong kinds of
+data) that names the argument and says what was expected and what was given:
+
+  dtype        numbers only: strings, objects and complex numbers are a TypeError; integer
+               and boolean features are converted to the model's float dtype (kept as
+               integers for a model that starts with an Embedding, which takes ids)
+  empty        at least one sample
+  lengths      x and y hold the same number of samples
+  finite       no nan or inf in x or y; the message names the first bad element,
+               e.g. ``x[17, 3] is nan``
+  features     the feature shape (batch axis excluded) is the one a built model takes
+  targets      by loss: sparse categorical cross-entropy takes integer labels (floats
+               only when integral) in [0, classes) with the output's shape less its class
+               axis; categorical cross-entropy targets of the output's shape with values
+               in [0, 1]; binary cross-entropy targets in [0, 1] of the output's shape
+               ((N,) for an (N, 1) output too); regression targets of the output's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import as_array
+from .layers.base import _shapes_match, format_shape
+
+
+def _xp_of(array):
+    if type(array).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def _host(array):
+    return array.get() if type(array).__module__.startswith("cupy") else np.asarray(array)
+
+
+def _index_text(what, index) -> str:
+    return f"{what}[{', '.join(str(int(i)) for i in index)}]"
+
+
+def to_array(data, what, float_dtype="float32"):
+    """``data`` as a numeric numpy/cupy array (see ``fastnn.data.as_array``) with a sample axis."""
+    array = as_array(data, what, float_dtype)
+    if array.ndim == 0:
+        raise ValueError(f"{what} must have a sample axis (shape (N, ...)), got a scalar")
+    return array
+
+
+def check_not_empty(array, what) -> None:
+    if array.shape[0] == 0:
+        raise ValueError(f"{what} is empty: expected at least one sample, got shape {tuple(array.shape)}")
+
+
+def check_lengths(x, y, x_name="x", y_name="y") -> None:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x_name} and {y_name} must hold the same number of samples, got {x.shape[0]} in "
+                         f"{x_name} (shape {tuple(x.shape)}) and {y.shape[0]} in {y_name} (shape {tuple(y.shape)})")
+
+
+def check_finite(array, what) -> None:
+    """No nan or inf in a float array; the error names the first bad element (C order)."""
+    if array.dtype.kind != "f":
+        return
+    xp = _xp_of(array)
+    finite = xp.isfinite(array)
+    if bool(finite.all()):
+        return
+    bad = _host(xp.argwhere(~finite)[0])
+    value = float(_host(array[tuple(bad)]))
+    raise ValueError(f"{_index_text(what, bad)} is {value}: {what} must hold finite numbers (no nan or inf)")
+
+
+def takes_integer_inputs(model) -> bool:
+    """True when the model's first layer is an Embedding (it takes integer ids)."""
+    from .layers.base import Layer
+    from .layers.core import Input
+    from .layers.embedding import Embedding
+    from .models import Model
+
+    for layer in model._walk():
+        if isinstance(layer, (Model, Input)) or type(layer) is Layer:
+            continue
+        return isinstance(layer, Embedding)
+    return False
+
+
+def prepare_features(model, x, what="x", check_values=True):
+    """x as an array ready for the model: numeric, non-empty, finite (``check_values``),
+    floats in the model's dtype (integers too, unless the model takes ids)."""
+    dtype = model.dtype or np.dtype("float32")
+    x = to_array(x, what, dtype)
+    check_not_empty(x, what)
+    if x.dtype.kind != "f" and not takes_integer_inputs(model):
+        x = x.astype(dtype)
+    if check_values:
+        check_finite(x, what)
+    return x
+
+
+def static_feature_shape(model):
+    """The feature shape a built model takes (None where sizes may vary), else None."""
+    if not model.built:
+        return None
+    shape = model.input_shape
+    if shape is None or isinstance(shape, list):
+        return None
+    return tuple(shape)
+
+
+def probe(model, x, what="x"):
+    """Run the model once on the first sample of ``x``, in inference mode and without a
+    graph: it builds an unbuilt model and reports the output shape, with nothing trained.
+    A layer's shape or dtype complaint becomes an error about ``what``."""
+    from .grad_mode import no_grad
+    from .tensor import tensor
+
+    sample = tensor(x[:1], backend=model.backend)  # numpy or cupy data, onto the model's backend
+    try:
+        with no_grad():
+            out = model(sample, training=False)
+    except (ValueError, TypeError) as exc:
+        expected = static_feature_shape(model)
+        expect = f"feature shape {format_shape(expected)}" if expected is not None else "another input"
+        raise type(exc)(f"{what} has feature shape {format_shape(tuple(x.shape[1:]))} (shape {tuple(x.shape)}), "
+                        f"but the model takes {expect}: {exc}") from None
+    return out
+
+
+def _declares_input(model) -> bool:
+    """A Sequential that starts with Input(shape) (or input_shape=): its feature shape is fixed."""
+    from .layers.core import Input
+
+    layers = getattr(model, "_layers", None)
+    if not layers:
+        return False
+    return isinstance(layers[0], Input) or layers[0]._declared_input_shape is not None
+
+
+def check_features(model, x, what="x"):
+    """The model's output feature shape for inputs like ``x`` (building the model if needed);
+    a ValueError when ``x``'s feature shape is not the one the model takes."""
+    expected = static_feature_shape(model)
+    actual = tuple(x.shape[1:])
+    output = model.output_shape
+    if expected is not None and _shapes_match(expected, actual) and isinstance(output, tuple) and output:
+        return tuple(output[1:])
+    if expected is not None and not _shapes_match(expected, actual) and _declares_input(model):
+        raise ValueError(f"{what} has feature shape {format_shape(actual)} (shape {tuple(x.shape)}), but the model "
+                         f"takes feature shape {format_shape(expected)} (batch axis excluded)")
+    out = probe(model, x, what)
+    if isinstance(out, (list, tuple)):
+        return None  # several outputs: the loss checks them
+    return tuple(out.shape[1:])
+
+
+def _output_text(output_shape) -> str:
+    return format_shape((None,) + tuple(output_shape))
+
+
+def _shape_for(y_shape, output_shape, column_ok=True) -> bool:
+    if _shapes_match(tuple(output_shape), tuple(y_shape)):
+        return True
+    return column_ok and len(output_shape) == 1 and output_shape[0] == 1 and len(y_shape) == 0
+
+
+def prepare_targets(loss, y, output_shape, n_x, what="y", float_dtype="float32", check_values=True):
+    """y as an array ready for ``loss`` against outputs of feature shape ``output_shape``
+    (None: unknown), checked as the module docstring says."""
+    task = getattr(loss, "task", None)
+    y = to_array(y, what, float_dtype)
+    check_not_empty(y, what)
+    if check_values:
+        check_finite(y, what)
+    if task == "sparse":
+        return _sparse_labels(y, output_shape, what, check_values)
+    if task in ("binary", "categorical", "regression"):
+        if y.dtype.kind != "f":
+            y = y.astype(float_dtype)
+        if output_shape is not None and not _shape_for(tuple(y.shape[1:]), output_shape):
+            hint = ""
+            if task == "categorical" and y.ndim == 1:
+                hint = ("; integer class labels need loss='sparse_categorical_crossentropy' "
+                        "(categorical_crossentropy takes one-hot rows)")
+            raise ValueError(f"{what} has shape {tuple(y.shape)}, but the model's outputs have shape "
+                             f"{_output_text(output_shape)}: {loss.name} expects targets of shape "
+                             f"(N, {', '.join('?' if s is None else str(s) for s in output_shape)}){hint}")
+        if task in ("binary", "categorical") and check_values:
+            _check_unit_interval(y, what, loss.name)
+    return y
+
+
+def _check_unit_interval(y, what, loss_name) -> None:
+    xp = _xp_of(y)
+    outside = (y < 0) | (y > 1)
+    if bool(outside.any()):
+        bad = _host(xp.argwhere(outside)[0])
+        value = float(_host(y[tuple(bad)]))
+        raise ValueError(f"{_index_text(what, bad)} is {value}: {loss_name} expects targets in [0, 1]")
+
+
+def _sparse_labels(y, output_shape, what, check_values):
+    xp = _xp_of(y)
+    if y.dtype.kind == "f":
+        fractional = y != xp.floor(y)
+        if bool(fractional.any()):
+            bad = _host(xp.argwhere(fractional)[0])
+            raise ValueError(f"{_index_text(what, bad)} is {float(_host(y[tuple(bad)]))}: "
+                             f"sparse_categorical_crossentropy expects integer class labels")
+        y = y.astype("int64")
+    if output_shape is None:
+        return y
+    if len(output_shape) == 0:
+        raise ValueError(f"sparse_categorical_crossentropy needs outputs with a class axis (N, classes), but the "
+                         f"model's outputs have shape {_output_text(output_shape)}")
+    label_shape = tuple(output_shape[:-1])
+    if not _shapes_match(label_shape, tuple(y.shape[1:])):
+        if y.ndim >= 2 and y.shape[-1] == 1 and _shapes_match(label_shape, tuple(y.shape[1:-1])):
+            y = y.reshape(y.shape[:-1])  # a column of labels (N, 1)
+        else:
+            hint = ""
+            if tuple(y.shape[1:]) == tuple(output_shape):
+                hint = "; one-hot targets need loss='categorical_crossentropy'"
+            raise ValueError(f"{what} has shape {tuple(y.shape)}, but the model's outputs have shape "
+                             f"{_output_text(output_shape)}: sparse_categorical_crossentropy expects integer "
+                             f"labels of shape (N{''.join(', ' + str(s) for s in label_shape)}){hint}")
+    classes = output_shape[-1]
+    if check_values and classes is not None:
+        outside = (y < 0) | (y >= classes)
+        if bool(outside.any()):
+            bad = _host(xp.argwhere(outside)[0])
+            raise ValueError(f"{_index_text(what, bad)} is {int(_host(y[tuple(bad)]))}, out of range: the model "
+                             f"outputs {classes} classes, so labels must be in [0, {classes - 1}]")
+    return y
+
+
+def check_validation_split(validation_split, n) -> int:
+    """The number of samples the split keeps for validation (the last ones)."""
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+            or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    n_val = int(n * validation_split)
+    if validation_split > 0 and (n_val == 0 or n_val == n):
+        raise ValueError(f"validation_split={validation_split} of {n} samples leaves {n - n_val} to train on and "
+                         f"{n_val} to validate; use a split that keeps at least one sample on each side")
+    return n_val
+
+
+__all__ = ["to_array", "check_not_empty", "check_lengths", "check_finite", "prepare_features",
+           "prepare_targets", "check_features", "probe", "check_validation_split", "takes_integer_inputs"]
