@@ -159,6 +159,8 @@ def info() -> str:
         reason = backend.Backend(name).unavailable_reason()
         if reason:
             lines.append(f"  {name}: unavailable: {reason}")
+        elif name == "gpu":
+            lines.append(gpu_info())
     try:
         import numba
     except ImportError:
@@ -182,6 +184,19 @@ def info() -> str:
     where = numba.config.CACHE_DIR if "numba" in sys.modules else kernel_cache_dir()
     lines.append(f"kernel cache: {state}  directory: {where or '(beside the sources)'}")
     return "\n".join(lines)
+
+
+def gpu_info() -> str:
+    """The CUDA device the gpu backend uses: name, compute capability, memory, CuPy and CUDA versions."""
+    import cupy
+
+    device = cupy.cuda.Device()
+    props = cupy.cuda.runtime.getDeviceProperties(device.id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    runtime_version = cupy.cuda.runtime.runtimeGetVersion()
+    return (f"GPU {device.id}: {name}  compute capability {props['major']}.{props['minor']}  "
+            f"memory {props['totalGlobalMem'] / 2**30:.1f} GiB  cupy {cupy.__version__}  "
+            f"CUDA runtime {runtime_version // 1000}.{runtime_version % 1000 // 10}")
 
 
 def _threading_layer() -> str:

@@ -101,3 +101,24 @@ def test_cli_loads_digits_as_one_channel_images_in_unit_range():
     assert x_train.shape[1:] == (1, 8, 8) and x_train.dtype == np.float32
     assert 0.0 <= x_train.min() and x_train.max() <= 1.0
     assert len(x_train) + len(x_test) == 1797 and set(np.unique(y_test)) == set(range(10))
+
+
+@pytest.mark.gpu
+def test_info_describes_the_cuda_device():
+    from fastnn import backend as backends
+
+    reason = backends._REGISTRY["gpu"].unavailable_reason()
+    if reason:
+        pytest.skip(f"gpu backend unavailable here: {reason}")
+    text = fnn.runtime.info()
+    assert re.search(r"GPU \d+: .+ compute capability \d+\.\d+ +memory [0-9.]+ GiB +cupy \S+ +CUDA runtime \d+\.\d+",
+                     text), text
+
+
+def test_info_says_why_the_gpu_is_unavailable():
+    from fastnn import backend as backends
+
+    reason = backends._REGISTRY["gpu"].unavailable_reason()
+    if not reason:
+        pytest.skip("a CUDA device answers here; the gpu line is checked by test_info_describes_the_cuda_device")
+    assert f"gpu: unavailable: {reason}" in fnn.runtime.info()
