@@ -24,11 +24,11 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard")
+_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark")
 
 
 def __getattr__(name):
-    # ``fnn.datasets`` / ``fnn.plot`` / ``fnn.io``: imported the first time they are used.
+    # ``fnn.datasets`` / ``fnn.plot`` / ``fnn.io`` / ``fnn.zoo`` ...: imported the first time they are used.
     if name in _LAZY_MODULES:
         try:
             return importlib.import_module(f".{name}", __name__)

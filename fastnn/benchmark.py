@@ -3,7 +3,7 @@
 For each available backend the same seeded model takes training steps (zero_grad,
 forward, sparse softmax cross-entropy, backward, Adam step) on the same batch. The
 backends take turns round by round, so a burst of load on a shared machine hits all of
-them alike, and the table reports each one's median step time and its speed relative
+them alike, and the table reports, per backend, the median over rounds of each round's best step time and its speed relative
 to the ``numpy`` reference (above 1: faster). Compilation and first-call costs are
 paid in a warm-up that is not timed.
 """

@@ -376,8 +376,8 @@ def load_model(path, backend=None, custom_objects=None, compile=True):
     current backend, whatever backend it was saved from) with its weights.
 
     ``custom_objects``: {"ClassName": class} for the model's own class when it subclasses
-    ``fnn.Model``, and for user layer classes inside it; fastnn never imports a class named
-    in a file. ``compile``: re-compile from the saved compile settings and restore the
+    ``fnn.Model`` (its ``__init__`` makes its layers, so that class is enough), and for user
+    layer classes inside a ``Sequential``; fastnn never imports a class named in a file. ``compile``: re-compile from the saved compile settings and restore the
     optimizer with its state (when the checkpoint has them); False gives the bare model.
     Always restores ``model.epoch`` and, last, fastnn's global random state, so that
     ``model.fit(..., initial_epoch=model.epoch)`` continues exactly.

@@ -5,7 +5,7 @@ verbose=1  one tqdm bar per epoch with the running loss and metrics as its postf
            the output is a terminal (tqdm's ``disable=None``: nothing when it is piped
            to a file); when the bar closes, the epoch's summary line is written in its place.
 verbose=2  one line per epoch, terminal or not:
-           ``Epoch 3/10 - 0.4s - loss: 0.1234 - accuracy: 0.9700 - val_loss: 0.1500 ...``
+           ``Epoch 3/10 - 0.40s - loss: 0.1234 - accuracy: 0.9700 - val_loss: 0.1500 ...``
 
 The postfix is computed only when tqdm is about to redraw (at most every
 ``mininterval`` seconds), so a live bar costs no device synchronisation per batch.
@@ -31,7 +31,7 @@ def format_logs(logs: dict) -> str:
 
 
 def epoch_line(epoch: int, epochs: int, seconds: float, logs: dict) -> str:
-    """``Epoch 3/10 - 0.4s - loss: ...``; ``epoch`` counts from 0 (printed from 1)."""
+    """``Epoch 3/10 - 0.40s - loss: ...``; ``epoch`` counts from 0 (printed from 1)."""
     text = f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s" if seconds < 10 else f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s"
     return f"{text} - {format_logs(logs)}" if logs else text
 

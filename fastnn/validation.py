@@ -27,6 +27,11 @@ from .data import as_array
 from .layers.base import _shapes_match, format_shape
 
 
+def _label_shape_text(label_shape) -> str:
+    """``(N,)`` or ``(N, 5)``: the shape of integer labels, batch axis first."""
+    return "(" + ", ".join(["N", *map(str, label_shape)]) + ("," if not label_shape else "") + ")"
+
+
 def _xp_of(array):
     if type(array).__module__.startswith("cupy"):
         import cupy
@@ -227,7 +232,7 @@ def _sparse_labels(y, output_shape, what, check_values):
                 hint = "; one-hot targets need loss='categorical_crossentropy'"
             raise ValueError(f"{what} has shape {tuple(y.shape)}, but the model's outputs have shape "
                              f"{_output_text(output_shape)}: sparse_categorical_crossentropy expects integer "
-                             f"labels of shape (N{''.join(', ' + str(s) for s in label_shape)}){hint}")
+                             f"labels of shape {_label_shape_text(label_shape)}{hint}")
     classes = output_shape[-1]
     if check_values and classes is not None:
         outside = (y < 0) | (y >= classes)
