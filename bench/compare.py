@@ -57,9 +57,11 @@ def _time(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
-def _worker(impl, threads, conn):
+def _worker(impl, threads, conn, maker=None):
     """One implementation in its own process: answers ("setup", name) with the first-call
-    time and ("run", name, calls) with the time per call; ("stop",) ends it."""
+    time and ("run", name, calls) with the time per call; ("stop",) ends it. ``maker(name,
+    impl)`` gives the callable to time (default: this file's workloads; another script passes
+    its own module-level function, e.g. bench/compare_fit.py)."""
     import fastnn as fnn
 
     fnn.set_num_threads(threads)
@@ -74,7 +76,7 @@ def _worker(impl, threads, conn):
             return
         name = message[1]
         if message[0] == "setup":
-            fns[name] = _maker(name, impl)
+            fns[name] = (maker or _maker)(name, impl)
             first = _time(fns[name], 1)   # compilation, allocator warm-up
             fns[name]()
             conn.send((first, _time(fns[name], 1)))
@@ -84,12 +86,12 @@ def _worker(impl, threads, conn):
 
 
 class Workers:
-    def __init__(self, impls, threads):
+    def __init__(self, impls, threads, maker=None):
         ctx = multiprocessing.get_context("spawn")
         self.conns, self.procs = {}, []
         for impl in impls:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(impl, threads, child), daemon=True)
+            proc = ctx.Process(target=_worker, args=(impl, threads, child, maker), daemon=True)
             proc.start()
             self.conns[impl], self.procs = parent, self.procs + [proc]
 

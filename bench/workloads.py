@@ -226,3 +226,143 @@ def _torch_sync(device):
 
 
 OPS = ("conv3x3", "batch_norm", "softmax_ce", "dense_relu")
+
+
+# -- training loops (bench/compare_fit.py, bench/test_bench_fit.py) --------------------
+#
+# One epoch on scikit-learn's digits as images (1, 8, 8): 1437 training samples, batch 32
+# (45 steps, the last of 29), Adam, sparse softmax cross-entropy. Models:
+#
+# * ``tiny``: zoo.mlp(hidden=(32,), dropout=0): Flatten -> Dense(32, relu) -> Dense(10),
+#   2.4k parameters, where the framework's per-step overhead dominates;
+# * ``mlp``: zoo.mlp: Flatten -> Dense(256, relu) -> Dropout(0.2) -> Dense(128, relu) -> Dense(10);
+# * ``cnn``: zoo.cnn: [Conv 3x3 (no bias) -> BN -> ReLU -> MaxPool 2] x 2 (32, 64 filters)
+#   -> Flatten -> Dense(128, relu) -> Dropout(0.3) -> Dense(10).
+
+FIT_KINDS = ("tiny", "mlp", "cnn")
+FIT_BATCH = 32
+_DIGITS = None
+
+
+def digits():
+    """``(x_train, y_train), (x_test, y_test)`` of fnn.datasets.load_digits(flat=False), loaded once."""
+    global _DIGITS
+    if _DIGITS is None:
+        import fastnn as fnn
+
+        _DIGITS = fnn.datasets.load_digits(flat=False)
+    return _DIGITS
+
+
+def fit_model(kind, backend, metrics=(), seed=0, compile=True):
+    """The zoo model ``kind`` on ``backend`` (weights from ``seed``), compiled with Adam and
+    the sparse cross-entropy (and ``metrics``) unless ``compile=False``."""
+    import fastnn as fnn
+    from fastnn import zoo
+
+    fnn.manual_seed(seed)
+    if kind == "tiny":
+        model = zoo.mlp((1, 8, 8), 10, backend=backend, hidden=(32,), dropout=0)
+    elif kind in ("mlp", "cnn"):
+        model = getattr(zoo, kind)((1, 8, 8), 10, backend=backend)
+    else:
+        raise ValueError(f"unknown model {kind!r}; expected one of {', '.join(FIT_KINDS)}")
+    if compile:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=list(metrics))
+    return model
+
+
+def fit_epoch(kind, backend, metrics=()):
+    """``(model, epoch)``: ``epoch()`` runs ``model.fit`` for one epoch (shuffled, verbose=0)
+    and returns the epoch's mean loss. Synchronous on every backend: fit reads the loss back
+    at the end of the epoch."""
+    (x, y), _ = digits()
+    model = fit_model(kind, backend, metrics)
+
+    def epoch():
+        return model.fit(x, y, batch_size=FIT_BATCH, epochs=1, verbose=0).history["loss"][-1]
+
+    return model, epoch
+
+
+def loop_epoch(kind, backend):
+    """``(model, epoch)``: the same epoch as ``fit_epoch`` written by hand: the same model
+    (same seed), the same batch order (a permutation from fastnn's default generator, drawn
+    when the epoch starts, as fit's DataLoader does), then per batch zero_grad, forward,
+    F.sparse_categorical_crossentropy, backward, Adam step, and the running loss as fit
+    keeps it (``float(loss) * n``). With the random state of a fit epoch it updates the
+    weights bit for bit as fit does (bench/compare_fit.py checks)."""
+    import fastnn as fnn
+    import fastnn.functional as F
+
+    (x, y), _ = digits()
+    model = fit_model(kind, backend, compile=False)
+    opt = fnn.optim.Adam(model.parameters())
+    n = len(x)
+
+    def epoch():
+        order = fnn.random.default_generator.permutation(n)
+        total = 0.0
+        for start in range(0, n, FIT_BATCH):
+            index = order[start:start + FIT_BATCH]
+            xb = fnn.tensor(x[index], backend=backend)
+            yb = fnn.tensor(y[index], backend=backend)
+            opt.zero_grad()
+            loss = F.sparse_categorical_crossentropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += float(loss.item()) * len(index)
+        return total / n
+
+    return model, epoch
+
+
+def torch_fit_model(kind):
+    """The zoo model ``kind`` built in PyTorch (same layers and sizes; PyTorch's default
+    initialisation, which does not change the cost of a step)."""
+    from torch import nn
+
+    if kind == "tiny":
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    if kind == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 256), nn.ReLU(), nn.Dropout(0.2),
+                             nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    if kind == "cnn":
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01),
+                    nn.ReLU(), nn.MaxPool2d(2)]
+        return nn.Sequential(*block(1, 32), *block(32, 64), nn.Flatten(), nn.Linear(64 * 2 * 2, 128), nn.ReLU(),
+                             nn.Dropout(0.3), nn.Linear(128, 10))
+    raise ValueError(f"unknown model {kind!r}; expected one of {', '.join(FIT_KINDS)}")
+
+
+def torch_fit_epoch(kind):
+    """``(model, epoch)``: one epoch of the usual PyTorch loop on the same data: a
+    ``torch.randperm`` order, manual batching (no DataLoader), zero_grad, forward,
+    cross_entropy, backward, Adam step (PyTorch's defaults: lr 1e-3), running loss via
+    ``loss.item()``."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch_fit_model(kind)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    (x_host, y_host), _ = digits()
+    x, y = torch.from_numpy(x_host), torch.from_numpy(y_host)
+    n = len(x)
+    loss_fn = torch.nn.functional.cross_entropy
+
+    def epoch():
+        model.train()
+        order = torch.randperm(n)
+        total = 0.0
+        for start in range(0, n, FIT_BATCH):
+            index = order[start:start + FIT_BATCH]
+            xb, yb = x[index], y[index]
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(index)
+        return total / n
+
+    return model, epoch

@@ -569,11 +569,14 @@ class Layer:
 
     def _check_input(self, inputs, shapes) -> None:
         """After build: the feature shape fits (``input_spec`` or the built shape), the dtype matches."""
+        # The expected shape is formatted only for the error: this check runs on every call.
         if self.input_spec is not None:
-            ok, expected = self.input_spec.accepts(shapes), self.input_spec.describe()
+            ok = self.input_spec.accepts(shapes)
         else:
-            ok, expected = _shapes_match(self._build_input_shape, shapes), format_shape(self._build_input_shape)
+            ok = _shapes_match(self._build_input_shape, shapes)
         if not ok:
+            expected = (self.input_spec.describe() if self.input_spec is not None
+                        else format_shape(self._build_input_shape))
             raise ValueError(f"{self._label()}: expected inputs of feature shape {expected} (batch axis excluded), "
                              f"got {format_shape(shapes)} (input shape {format_shape(_full_shapes(inputs))}); "
                              f"the layer was built for {format_shape(self._build_input_shape)}")
