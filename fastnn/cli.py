@@ -34,9 +34,7 @@ def load_dataset(name: str):
 
     loaders = {"digits": datasets.load_digits, "mnist": datasets.load_mnist,
                "fashion_mnist": datasets.load_fashion_mnist}
-    (x_train, y_train), (x_test, y_test) = loaders[name]()
-    side = {"digits": 8}.get(name, 28)
-    return ((x_train.reshape(-1, 1, side, side), y_train), (x_test.reshape(-1, 1, side, side), y_test))
+    return loaders[name](flat=False)
 
 
 def _train(args) -> int:

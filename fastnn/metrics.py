@@ -67,6 +67,14 @@ def _column_like(t, p):
     return t
 
 
+def _regression_targets(t, p, what):
+    """Targets of the predictions' shape and dtype ((N,) against (N, 1) taken as a column)."""
+    t = _column_like(t, p)
+    if tuple(t.shape) != tuple(p.shape):
+        raise ValueError(f"{what}: targets must have the predictions' shape {tuple(p.shape)}, got {tuple(t.shape)}")
+    return t.astype(p.dtype)
+
+
 def _labels(t, p, what):
     """Integer labels of shape p.shape[:-1] (a trailing axis of 1 dropped)."""
     if t.ndim == p.ndim and t.ndim >= 1 and t.shape[-1] == 1:
@@ -243,11 +251,7 @@ class MeanAbsoluteError(Metric):
     default_name = "mean_absolute_error"
 
     def _batch(self, xp, p, t, activation):
-        t = _column_like(t, p)
-        if tuple(t.shape) != tuple(p.shape):
-            raise ValueError(f"{self.name}: targets must have the predictions' shape {tuple(p.shape)}, "
-                             f"got {tuple(t.shape)}")
-        return xp.abs(p - t.astype(p.dtype)).sum(), p.size
+        return xp.abs(p - _regression_targets(t, p, self.name)).sum(), p.size
 
 
 class MeanSquaredError(Metric):
@@ -256,11 +260,7 @@ class MeanSquaredError(Metric):
     default_name = "mean_squared_error"
 
     def _batch(self, xp, p, t, activation):
-        t = _column_like(t, p)
-        if tuple(t.shape) != tuple(p.shape):
-            raise ValueError(f"{self.name}: targets must have the predictions' shape {tuple(p.shape)}, "
-                             f"got {tuple(t.shape)}")
-        d = p - t.astype(p.dtype)
+        d = p - _regression_targets(t, p, self.name)
         return (d * d).sum(), p.size
 
 

@@ -9,13 +9,19 @@ from fastnn import backend as backends
 
 
 @pytest.fixture
-def numpy_backend_and_rng_restored():
-    """Run a test on the numpy backend and put fastnn's random state back afterwards, so
-    tests that draw numbers neither depend on nor shift the draws of the others."""
+def rng_restored():
+    """Put fastnn's global random state back after the test (fit shuffles from it, dropout
+    draws from it, load_model sets it), so tests neither depend on nor shift each other's draws."""
     state = fnn.get_rng_state()
+    yield
+    fnn.set_rng_state(state)
+
+
+@pytest.fixture
+def numpy_backend_and_rng_restored(rng_restored):
+    """Run a test on the numpy backend, with fastnn's random state put back afterwards."""
     with fnn.use_backend("numpy"):
         yield
-    fnn.set_rng_state(state)
 
 
 def pytest_terminal_summary(terminalreporter):

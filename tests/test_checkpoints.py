@@ -38,12 +38,8 @@ X = RNG.standard_normal((24, 6)).astype(np.float32)
 Y = RNG.integers(0, 3, 24)
 
 
-@pytest.fixture(autouse=True)
-def rng_state_restored():
-    """load_model sets fastnn's global random state: put it back for the other tests."""
-    state = fnn.get_rng_state()
-    yield
-    fnn.set_rng_state(state)
+# load_model sets fastnn's global random state: the fixture puts it back for the other tests
+pytestmark = pytest.mark.usefixtures("rng_restored")
 
 
 def make_mlp(backend, lazy=False):

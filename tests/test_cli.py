@@ -10,6 +10,7 @@ import pytest
 
 import fastnn as fnn
 from fastnn import benchmark, cli
+from backend_params import require
 
 pytest.importorskip("sklearn")
 
@@ -20,13 +21,9 @@ def _accuracy(text):
     return float(match.group(1))
 
 
-def test_train_defaults_reach_095_and_leave_checkpoint_history_plot_and_events(tmp_path, capsys):
+def test_train_defaults_reach_095_and_leave_checkpoint_history_plot_and_events(tmp_path, capsys, rng_restored):
     """`fastnn train` as the quick start runs it (a CNN on digits, default epochs), on cpu."""
-    state = fnn.get_rng_state()
-    try:
-        assert cli.main(["train", "--backend", "cpu", "--out", str(tmp_path)]) == 0
-    finally:
-        fnn.set_rng_state(state)
+    assert cli.main(["train", "--backend", "cpu", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert _accuracy(out) >= 0.95
     assert re.search(r"Epoch 15/15", out)  # one progress line per epoch when the output is not a terminal
@@ -49,12 +46,8 @@ def test_train_defaults_reach_095_and_leave_checkpoint_history_plot_and_events(t
 
 
 @pytest.mark.parametrize("model", ["mlp", "resnet"])
-def test_train_other_models_for_a_few_epochs(tmp_path, capsys, model):
-    state = fnn.get_rng_state()
-    try:
-        cli.main(["train", "--model", model, "--epochs", "2", "--backend", "cpu", "--out", str(tmp_path)])
-    finally:
-        fnn.set_rng_state(state)
+def test_train_other_models_for_a_few_epochs(tmp_path, capsys, model, rng_restored):
+    cli.main(["train", "--model", model, "--epochs", "2", "--backend", "cpu", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert _accuracy(out) > 0.5  # ten classes: chance is 0.1; two epochs already learn
     assert (tmp_path / "checkpoint.safetensors").exists()
@@ -105,11 +98,7 @@ def test_cli_loads_digits_as_one_channel_images_in_unit_range():
 
 @pytest.mark.gpu
 def test_info_describes_the_cuda_device():
-    from fastnn import backend as backends
-
-    reason = backends._REGISTRY["gpu"].unavailable_reason()
-    if reason:
-        pytest.skip(f"gpu backend unavailable here: {reason}")
+    require("gpu")
     text = fnn.runtime.info()
     assert re.search(r"GPU \d+: .+ compute capability \d+\.\d+ +memory [0-9.]+ GiB +cupy \S+ +CUDA runtime \d+\.\d+",
                      text), text

@@ -7,17 +7,9 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import backend as backends
 from fastnn import optim
+from backend_params import BACKENDS, require
 
-BACKENDS = [pytest.param("numpy", id="numpy"), pytest.param("cpu", id="cpu"),
-            pytest.param("gpu", id="gpu", marks=pytest.mark.gpu)]
-
-
-def _require(backend):
-    reason = backends._REGISTRY[backend].unavailable_reason()
-    if backend == "gpu" and reason:
-        pytest.skip(f"gpu backend unavailable here: {reason}")
 
 
 # one gradient with L2 norm 5 (above the thresholds below), one with norm 0.5, one with norm 13
@@ -41,7 +33,7 @@ def _sgd_step(backend, dtype="float64", **clip):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clipnorm_scales_each_gradient_on_its_own(backend):
-    _require(backend)
+    require(backend)
     applied, _ = _sgd_step(backend, clipnorm=1.0)
     # norms 5, 0.5 and 13: the first and last are scaled to norm 1, the second is below and stays
     expected = [np.array([0.6, 0.8]), np.array([[0.3, 0.4]]), np.array([5.0, 0.0, -12.0]) / 13.0]
@@ -52,7 +44,7 @@ def test_clipnorm_scales_each_gradient_on_its_own(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_global_clipnorm_scales_all_gradients_together(backend):
-    _require(backend)
+    require(backend)
     applied, _ = _sgd_step(backend, global_clipnorm=2.0)
     total = math.sqrt(3**2 + 4**2 + 0.3**2 + 0.4**2 + 5**2 + 12**2)
     for got, g in zip(applied, GRADS):
@@ -62,7 +54,7 @@ def test_global_clipnorm_scales_all_gradients_together(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_global_clipnorm_leaves_small_gradients_alone(backend):
-    _require(backend)
+    require(backend)
     applied, _ = _sgd_step(backend, global_clipnorm=100.0)
     for got, g in zip(applied, GRADS):
         np.testing.assert_allclose(got, g, rtol=1e-12)
@@ -70,7 +62,7 @@ def test_global_clipnorm_leaves_small_gradients_alone(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clipvalue_clips_element_wise(backend):
-    _require(backend)
+    require(backend)
     applied, _ = _sgd_step(backend, clipvalue=0.35)
     expected = [np.array([0.35, 0.35]), np.array([[0.3, 0.35]]), np.array([0.35, 0.0, -0.35])]
     for got, want in zip(applied, expected):
@@ -79,7 +71,7 @@ def test_clipvalue_clips_element_wise(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clipping_leaves_p_grad_as_computed_and_keeps_float32(backend):
-    _require(backend)
+    require(backend)
     applied, params = _sgd_step(backend, dtype="float32", clipnorm=1.0)
     for p, g in zip(params, GRADS):
         assert p.dtype == np.float32
@@ -91,7 +83,7 @@ def test_clipping_leaves_p_grad_as_computed_and_keeps_float32(backend):
 @pytest.mark.parametrize("clip", [{"clipnorm": 0.7}, {"global_clipnorm": 1.5}, {"clipvalue": 0.2}])
 def test_adam_with_clipping_equals_adam_fed_the_clipped_gradients(backend, clip):
     """Clipping happens before the update: Adam's moments see the clipped gradient."""
-    _require(backend)
+    require(backend)
     rng = np.random.default_rng(1)
     steps = [[rng.standard_normal(s.shape) * 3 for s in START] for _ in range(5)]
 
@@ -122,7 +114,7 @@ def test_adam_with_clipping_equals_adam_fed_the_clipped_gradients(backend, clip)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clip_grad_norm_follows_pytorch(backend):
-    _require(backend)
+    require(backend)
     params = _params(backend)
     total = optim.clip_grad_norm_(params, max_norm=2.0)
     expected_total = math.sqrt(3**2 + 4**2 + 0.3**2 + 0.4**2 + 5**2 + 12**2)
@@ -135,7 +127,7 @@ def test_clip_grad_norm_follows_pytorch(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clip_grad_norm_infinity_norm_and_no_change_below_the_threshold(backend):
-    _require(backend)
+    require(backend)
     params = _params(backend)
     total = optim.clip_grad_norm_(params, max_norm=6.0, norm_type=float("inf"))
     assert total.item() == pytest.approx(12.0)
@@ -150,7 +142,7 @@ def test_clip_grad_norm_infinity_norm_and_no_change_below_the_threshold(backend)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_clip_grad_value_clips_in_place_and_skips_parameters_without_gradient(backend):
-    _require(backend)
+    require(backend)
     params = _params(backend)
     spare = fnn.tensor([1.0], requires_grad=True, backend=backend)
     assert optim.clip_grad_value_(params + [spare], 1.0) is None

@@ -5,23 +5,10 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import backend as backends
 from fastnn.data import DataLoader
+from backend_params import BACKENDS, require
 
-BACKENDS = ["numpy", "cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
-
-
-def require(backend):
-    reason = backends._REGISTRY[backend].unavailable_reason()
-    if reason:
-        pytest.skip(f"{backend} backend unavailable here: {reason}")
-
-
-@pytest.fixture(autouse=True)
-def rng_restored():
-    state = fnn.get_rng_state()
-    yield
-    fnn.set_rng_state(state)
+pytestmark = pytest.mark.usefixtures("rng_restored")
 
 
 def arrays(n=10):

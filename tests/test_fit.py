@@ -8,23 +8,10 @@ import pytest
 
 import fastnn as fnn
 import fastnn.functional as F
-from fastnn import backend as backends
 from fastnn.layers import Activation, Conv2D, Dense, Flatten, Input, MaxPooling2D
+from backend_params import BACKENDS, require
 
-BACKENDS = ["numpy", "cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
-
-
-def require(backend):
-    reason = backends._REGISTRY[backend].unavailable_reason()
-    if reason:
-        pytest.skip(f"{backend} backend unavailable here: {reason}")
-
-
-@pytest.fixture(autouse=True)
-def rng_restored():
-    state = fnn.get_rng_state()
-    yield
-    fnn.set_rng_state(state)
+pytestmark = pytest.mark.usefixtures("rng_restored")
 
 
 @pytest.fixture(scope="module")

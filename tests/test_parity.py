@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from fastnn import backend as backends
+from backend_params import require
 from cases import ALL_CASES
 from tolerances import RTOL, assert_close
 
@@ -30,12 +30,6 @@ _LARGE_TOO_SLOW = {"layer_simple_rnn", "layer_simple_rnn_sequences", "layer_lstm
 _LARGE_RTOL = {"float32": 2e-4, "float64": 1e-9}
 
 
-def require(backend):
-    """The backend object, or a skip with the reason for gpu where no CUDA device answers."""
-    reason = backends._REGISTRY[backend].unavailable_reason()
-    if backend == "gpu" and reason:
-        pytest.skip(f"gpu backend unavailable here: {reason}")
-    return backends.get(backend)  # cpu must run wherever the tests run: numba is a requirement
 
 
 def _strided(array):

@@ -8,11 +8,7 @@ import fastnn as fnn
 from fastnn.layers import Dense, Embedding, Flatten, Input
 
 
-@pytest.fixture(autouse=True)
-def rng_restored():
-    state = fnn.get_rng_state()
-    yield
-    fnn.set_rng_state(state)
+pytestmark = pytest.mark.usefixtures("rng_restored")
 
 
 def data(n=20, features=6, seed=0):
