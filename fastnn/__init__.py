@@ -24,7 +24,8 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark")
+_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "text",
+                 "similarity")
 
 
 def __getattr__(name):

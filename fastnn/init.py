@@ -43,7 +43,8 @@ def compute_fans(shape) -> tuple[int, int]:
 
 def _tensor(values, dtype, backend) -> Tensor:
     b = backends.resolve(backend)
-    return Tensor._make(b.xp.asarray(values.astype(_check_dtype(dtype), copy=False)), b)
+    # C order: parameters are updated in place through flat views (orthogonal's q.T is F-ordered)
+    return Tensor._make(b.xp.asarray(np.ascontiguousarray(values.astype(_check_dtype(dtype), copy=False))), b)
 
 
 def _shape(shape):

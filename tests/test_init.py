@@ -127,6 +127,8 @@ def test_orthogonal(shape):
     fnn.manual_seed(8)
     w = init.orthogonal(shape, dtype="float64").numpy()
     assert w.shape == shape
+    # stored C-ordered: parameters are updated in place through flat views
+    assert init.orthogonal(shape, dtype="float64").data.flags.c_contiguous
     m = w.reshape(shape[0], -1)
     rows, cols = m.shape
     if rows >= cols:

@@ -190,6 +190,18 @@ def test_bad_arguments_are_refused(make, match):
         make(p)
 
 
+def test_an_empty_parameter_list_is_refused_with_the_likely_cause():
+    """A model builds its weights on its first call; an optimizer made before that would
+    silently train nothing, so it is an error (as in PyTorch)."""
+    from fastnn.layers import Dense
+
+    unbuilt = fnn.Sequential([Dense(3)])
+    for params in ([], unbuilt, unbuilt.parameters()):
+        with pytest.raises(ValueError, match=r"Adam: params is empty.*first call"):
+            optim.Adam(params)
+    assert optim.Adam().param_groups == []  # no params at all: compile() attaches them later
+
+
 def test_keras_style_construction_and_lookup_by_name():
     opt = optim.Adam(learning_rate=0.01)
     assert opt.lr == 0.01 and opt.parameters() == []

@@ -83,6 +83,12 @@ class Optimizer:
         self.state: dict[int, dict] = {}  # id(param) -> buffers and step
         if params is not None:
             params = list(params.parameters() if hasattr(params, "parameters") else params)
+            if not params:
+                # as in PyTorch: an optimizer over nothing would train nothing without a word. The
+                # usual cause is a model whose layers build on their first call.
+                raise ValueError(f"{owner}: params is empty; a model makes its weights on its first call, "
+                                 f"so call it once on a sample (or start it with Input(shape)) before "
+                                 f"making the optimizer, or pass params=None and let compile() attach them")
             groups = params if params and isinstance(params[0], dict) else [{"params": params}]
             for group in groups:
                 self.add_param_group(group)
@@ -149,6 +155,11 @@ class Optimizer:
                 work.append((group, p, g.data))
         grads = self._clip([(p._backend.xp, g) for _, p, g in work])
         for (group, p, _), g in zip(work, grads):
+            if not p.data.flags.c_contiguous:
+                # The compiled updates write through flat views (reshape(-1)); of a non-C-contiguous
+                # array (e.g. orthogonal's transposed q, a transposed array given to set_weights)
+                # that is a copy, and the update would be lost. Store the parameter C-contiguous.
+                p.data = p._backend.contiguous(p.data)
             state = self.state.get(id(p))
             if state is None:
                 xp = p._backend.xp

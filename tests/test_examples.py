@@ -1,0 +1,59 @@
+"""The curriculum as a whole: every lesson in examples/ has its test, shares the command
+line (--backend, --quick, --out, --seed), is listed in the README, and runs as a script file."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from example_scripts import EXAMPLES, load, lesson_names
+
+ROOT = EXAMPLES.parent
+TESTS = Path(__file__).resolve().parent
+
+# the lessons the course teaches, in its order (issue 6); a new lesson is added here and to the README
+CURRICULUM = [
+    "tensors", "perceptron", "xor_mlp", "backprop_by_hand", "sigmoid_vs_relu", "weight_init", "batch_norm",
+    "dropout", "softmax_crossentropy", "regression", "optimizers", "regularization", "ensemble", "cnn",
+    "resnet", "rnn", "gan", "recommender", "summarization", "tensorboard_and_graph",
+]
+
+
+def test_every_lesson_of_the_curriculum_is_a_script():
+    assert sorted(CURRICULUM) == lesson_names()
+
+
+@pytest.mark.parametrize("name", CURRICULUM)
+def test_every_lesson_has_its_own_test_file(name):
+    test_file = TESTS / f"test_example_{name}.py"
+    assert test_file.exists(), f"{name}.py has no {test_file.name}"
+    assert f'run_quick("{name}"' in test_file.read_text(), f"{test_file.name} does not run {name}.py"
+
+
+@pytest.mark.parametrize("name", CURRICULUM)
+def test_every_lesson_shares_the_command_line(name, capsys):
+    module = load(name)
+    with pytest.raises(SystemExit) as stopped:
+        module.main(["--help"])
+    assert stopped.value.code == 0
+    shown = capsys.readouterr().out
+    for option in ("--backend", "--quick", "--out", "--seed"):
+        assert option in shown
+    assert module.__doc__.strip(), f"{name}.py needs a docstring that teaches the lesson"
+
+
+def test_readme_lists_every_lesson_in_course_order():
+    readme = (ROOT / "README.md").read_text()
+    listed = re.findall(r"^\| \[`(\w+)\.py`\]\(examples/\1\.py\) \|", readme, flags=re.MULTILINE)
+    assert listed == CURRICULUM
+
+
+def test_a_lesson_runs_as_a_script_file(tmp_path):
+    """``python examples/<name>.py`` works from any folder (the scripts find ``lesson.py`` beside them)."""
+    done = subprocess.run([sys.executable, str(EXAMPLES / "perceptron.py"), "--quick", "--backend", "numpy",
+                           "--out", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "seconds" in done.stdout
+    assert list(tmp_path.glob("*.png"))
