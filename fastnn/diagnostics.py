@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import validation
 from .grad_mode import no_grad
 from .layers.base import Layer
-from .tensor import Tensor
+from .tensor import Tensor, tensor
 
 
 def _layers_with_weight(model: Layer, weight: str) -> list:
@@ -90,31 +91,18 @@ def gradient_norms(model: Layer, weight: str = "kernel") -> dict:
 
 
 def _check_features(model, x) -> Tensor:
-    """``x`` as a tensor on the model's backend, checked to be a numeric batch of the model's input shape."""
-    if isinstance(x, Tensor):
-        if x.backend != model.backend:
-            raise ValueError(f"layer_outputs: x lives on the {x.backend!r} backend, the model on {model.backend!r}; "
-                             f"move it with x.to({model.backend!r})")
-        dtype, shape = x.dtype, x.shape
-    else:
-        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-            try:
-                x = np.asarray(x)
-            except Exception as error:  # ragged lists and the like
-                raise TypeError(f"layer_outputs: x must be an array of shape (batch, features...), "
-                                f"got {type(x).__name__} ({error})") from None
-        dtype, shape = np.dtype(x.dtype), tuple(x.shape)
-    if dtype.kind not in "fiub":
-        raise TypeError(f"layer_outputs: x must be numeric, got an array of dtype {dtype}")
-    if len(shape) < 2 or shape[0] == 0:
+    """``x`` as a tensor on the model's backend, checked as ``predict`` checks it (numeric,
+    non-empty, of the model's feature shape; an unbuilt model is built on it), plus the two
+    things only layer_outputs asks: a tensor already on the model's backend, and a batch axis."""
+    if isinstance(x, Tensor) and x.backend != model.backend:
+        raise ValueError(f"layer_outputs: x lives on the {x.backend!r} backend, the model on {model.backend!r}; "
+                         f"move it with x.to({model.backend!r})")
+    array = validation.prepare_features(model, x, "layer_outputs: x", check_values=False)
+    if array.ndim < 2:
         raise ValueError(f"layer_outputs: x must be a non-empty batch of shape (batch, features...), "
-                         f"got shape {shape}")
-    expected = model._build_input_shape if model.built else None
-    if expected is not None and (len(expected) != len(shape) - 1
-                                 or any(e is not None and e != s for e, s in zip(expected, shape[1:]))):
-        raise ValueError(f"layer_outputs: x must have shape (batch, {', '.join(map(str, expected))}) for this "
-                         f"model, got shape {shape}")
-    return model._convert_inputs(x)
+                         f"got shape {tuple(array.shape)}")
+    validation.check_features(model, array, "layer_outputs: x")
+    return tensor(array, backend=model.backend)
 
 
 def layer_outputs(model, x, training: bool = False) -> list:
@@ -148,8 +136,6 @@ def layer_outputs(model, x, training: bool = False) -> list:
         raise ValueError(f"layer_outputs: {model._label()} has no layers")
     outputs = []
     with no_grad():
-        if not model.built:
-            model(x, training=False)  # builds every layer for this input; inference mode changes no state
         for name, layer in zip(_unique_names(layers), layers):
             x = layer(x, training=bool(training))
             outputs.append((name, x.numpy()))

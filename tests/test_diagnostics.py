@@ -183,13 +183,13 @@ def test_layer_outputs_bad_arguments(backend):
 
     with pytest.raises(TypeError, match="must be a fastnn.Sequential.*got Net"):
         diagnostics.layer_outputs(Net(), X)
-    with pytest.raises(ValueError, match=r"x must have shape \(batch, 4\) for this model, got shape \(5, 3\)"):
+    with pytest.raises(ValueError, match=r"x has feature shape \(3,\) \(shape \(5, 3\)\), but the model takes feature shape \(4,\)"):
         diagnostics.layer_outputs(model, X[:, :3])
     with pytest.raises(ValueError, match=r"non-empty batch.*got shape \(4,\)"):
         diagnostics.layer_outputs(model, X[0])
-    with pytest.raises(ValueError, match=r"non-empty batch.*got shape \(0, 4\)"):
+    with pytest.raises(ValueError, match=r"x is empty: expected at least one sample, got shape \(0, 4\)"):
         diagnostics.layer_outputs(model, X[:0])
-    with pytest.raises(TypeError, match="x must be numeric, got an array of dtype <U1"):
+    with pytest.raises(TypeError, match=r"x must hold numbers \(float, int or bool\), got dtype <U1"):
         diagnostics.layer_outputs(model, np.full((2, 4), "a"))
     with pytest.raises(TypeError, match="training must be True or False, got 'yes'"):
         diagnostics.layer_outputs(model, X, training="yes")
