@@ -67,10 +67,10 @@ def test_nearest_mode_index_and_distance():
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
-    (dict(n=0), ValueError, ["n", "positive", "0"]),
+    (dict(n=0), ValueError, ["n", "int >= 1", "0"]),
     (dict(n=2.5), TypeError, ["n", "int", "2.5"]),
     (dict(n=True), TypeError, ["n", "bool"]),
-    (dict(n=10, modes=0), ValueError, ["modes", "positive", "0"]),
+    (dict(n=10, modes=0), ValueError, ["modes", "int >= 1", "0"]),
     (dict(n=10, modes=3.0), TypeError, ["modes", "int", "float"]),
     (dict(n=10, radius=0.0), ValueError, ["radius", "> 0", "0.0"]),
     (dict(n=10, radius=float("inf")), ValueError, ["radius", "finite", "inf"]),

@@ -16,31 +16,11 @@ that collapses onto one or two modes ("mode collapse") is visible at once.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from ..random import Generator
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"gaussian_mixture_2d: {name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"gaussian_mixture_2d: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _positive_float(value, name: str, allow_zero: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"gaussian_mixture_2d: {name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    bound_ok = value >= 0.0 if allow_zero else value > 0.0
-    if not (math.isfinite(value) and bound_ok):
-        expected = "a finite number >= 0" if allow_zero else "a finite number > 0"
-        raise ValueError(f"gaussian_mixture_2d: {name} must be {expected}, got {value!r}")
-    return value
+from .arguments import count, finite_real
+from .arguments import seed as check_seed
 
 
 def ring_centres(modes: int, radius: float) -> np.ndarray:
@@ -60,13 +40,11 @@ def gaussian_mixture_2d(n: int, modes: int = 8, radius: float = 2.0, std: float 
     fastnn's global random stream is neither used nor advanced. ``std=0`` puts every
     sample exactly on its centre.
     """
-    n = _positive_int(n, "n")
-    modes = _positive_int(modes, "modes")
-    radius = _positive_float(radius, "radius", allow_zero=False)
-    std = _positive_float(std, "std", allow_zero=True)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"gaussian_mixture_2d: seed must be an int, got {type(seed).__name__} {seed!r}")
-    generator = Generator(int(seed))
+    n = count(n, "gaussian_mixture_2d: n")
+    modes = count(modes, "gaussian_mixture_2d: modes")
+    radius = finite_real(radius, "gaussian_mixture_2d: radius", minimum=0, inclusive=False)
+    std = finite_real(std, "gaussian_mixture_2d: std", minimum=0)
+    generator = Generator(check_seed(seed, "gaussian_mixture_2d: seed"))
     centres = ring_centres(modes, radius)
     chosen = generator.integers(0, modes, (n,))
     noise = generator.normal((n, 2), std=std, dtype="float64") if std > 0 else np.zeros((n, 2))

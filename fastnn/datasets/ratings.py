@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..random import Generator
+from .arguments import count, finite_real
 from .split import n_test_samples
 
 MIN_RATING, MAX_RATING = 1, 5
@@ -47,20 +48,6 @@ class Ratings:
         """The ratings at positions ``index`` (same users, items and genres)."""
         return Ratings(self.users[index], self.items[index], self.ratings[index], self.n_users, self.n_items,
                        self.item_genres)
-
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def synthetic_ratings(n_users: int = 500, n_items: int = 200, n_genres: int = 5, density: float = 0.2,
@@ -88,15 +75,15 @@ def synthetic_ratings(n_users: int = 500, n_items: int = 200, n_genres: int = 5,
     and fastnn's global random stream is not moved. ``density`` is in (0, 1]; ``noise``,
     ``item_spread``, ``taste`` and ``bias_std`` are standard deviations (>= 0).
     """
-    n_users = _positive_int(n_users, "n_users")
-    n_items = _positive_int(n_items, "n_items")
-    n_genres = _positive_int(n_genres, "n_genres")
+    n_users = count(n_users, "n_users")
+    n_items = count(n_items, "n_items")
+    n_genres = count(n_genres, "n_genres")
     if n_genres > n_items:
         raise ValueError(f"n_genres must be at most n_items ({n_items}) so that every genre has an item, "
                          f"got {n_genres}")
     if isinstance(density, bool) or not isinstance(density, numbers.Real) or not 0 < density <= 1:
         raise ValueError(f"density (the fraction of (user, item) pairs rated) must be in (0, 1], got {density!r}")
-    noise, item_spread, taste, bias_std = (_non_negative(v, name) for v, name in (
+    noise, item_spread, taste, bias_std = (finite_real(v, name, minimum=0) for v, name in (
         (noise, "noise"), (item_spread, "item_spread"), (taste, "taste"), (bias_std, "bias_std")))
     n_ratings = max(1, round(density * n_users * n_items))
 

@@ -15,36 +15,10 @@ on every machine, and fastnn's global random stream is neither used nor advanced
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-
-# -- argument checks (clear errors that name the argument) ------------------------------
-def _count(value, what: str, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``, else a TypeError/ValueError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _number(value, what: str) -> float:
-    """``value`` as a finite float, else a TypeError/ValueError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r}")
-    if not np.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value}")
-    return float(value)
-
-
-def _seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return int(seed)
+from .arguments import count, finite_real
+from .arguments import seed as check_seed
 
 
 # -- the tasks ------------------------------------------------------------------------
@@ -66,9 +40,9 @@ def sine_waves(n: int, length: int, seed: int = 0, min_period: float = 8.0, max_
     repeating the last value has E[(s(T) - s(T-1))^2] = E[1 - cos(2 pi / P)], small for long
     periods.
     """
-    n, length, seed = _count(n, "n"), _count(length, "length"), _seed(seed)
-    min_period, max_period = _number(min_period, "min_period"), _number(max_period, "max_period")
-    noise = _number(noise, "noise")
+    n, length, seed = count(n, "n"), count(length, "length"), check_seed(seed)
+    min_period, max_period = finite_real(min_period, "min_period"), finite_real(max_period, "max_period")
+    noise = finite_real(noise, "noise")
     if not 2.0 < min_period <= max_period:
         raise ValueError(f"periods must satisfy 2 < min_period <= max_period (a period of 2 steps or less "
                          f"aliases), got min_period={min_period}, max_period={max_period}")
@@ -100,7 +74,7 @@ def adding_problem(n: int, length: int, seed: int = 0):
     squared error is the variance of a sum of two U[0, 1) values, 2 / 12 = 0.1667.
     ``length`` must be at least 2.
     """
-    n, length, seed = _count(n, "n"), _count(length, "length", minimum=2), _seed(seed)
+    n, length, seed = count(n, "n"), count(length, "length", minimum=2), check_seed(seed)
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, size=(n, length))
     half = length // 2
@@ -134,8 +108,8 @@ def delayed_recall(n: int, length: int, seed: int = 0, window: int | None = None
     trivial baseline predicts 0, the mean of v; its mean squared error is
     Var(v) = (1 - (-1))^2 / 12 = 1/3.
     """
-    n, length, seed = _count(n, "n"), _count(length, "length"), _seed(seed)
-    window = -(-length // 4) if window is None else _count(window, "window")
+    n, length, seed = count(n, "n"), count(length, "length"), check_seed(seed)
+    window = -(-length // 4) if window is None else count(window, "window")
     if window > length:
         raise ValueError(f"window must be at most length ({length}): the marked step is one of the first "
                          f"window steps, got window={window}")
