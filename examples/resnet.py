@@ -62,6 +62,7 @@ import numpy as np
 import lesson
 import fastnn as fnn
 import fastnn.functional as F
+from fastnn import diagnostics
 from fastnn.layers import Add, Dense, Input
 
 WIDTH = 64
@@ -101,14 +102,6 @@ def deep_network(skip: bool, kernel_initializer="glorot_uniform") -> fnn.Sequent
         name="residual" if skip else "plain")
 
 
-def dense_layers(model) -> list:
-    """The model's dense layers from input to output."""
-    layers = []
-    for layer in model.layers:
-        layers += [layer.dense1, layer.dense2] if isinstance(layer, DenseBlock) else [layer]
-    return layers
-
-
 def gradient_norms(model, x, y) -> tuple:
     """The backward signal for one batch, at the current weights:
 
@@ -125,7 +118,7 @@ def gradient_norms(model, x, y) -> tuple:
     loss = F.sparse_categorical_crossentropy(head(h, training=True), y)
     loss.backward()
     activations = [float(np.linalg.norm(t.grad.numpy())) for t in outputs]
-    weights = [float(np.linalg.norm(layer.kernel.grad.numpy())) for layer in dense_layers(model)]
+    weights = list(diagnostics.gradient_norms(model).values())  # every kernel, input to output
     model.zero_grad()
     return activations, weights
 
