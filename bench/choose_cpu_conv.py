@@ -14,6 +14,7 @@ of the rounds is printed, in milliseconds per call. float32, weights N(0, 1/fan_
 import sys
 import time
 
+import fastnn  # noqa: F401  (before NumPy: it sets the BLAS threads environment)
 import numpy as np
 
 from fastnn.kernels.cpu import batchnorm as CB
@@ -52,54 +53,72 @@ def _torch():
     return torch
 
 
-CONV_SHAPES = [  # (name, x shape, w shape, pad, need_gx)
+CONV_SHAPES = [  # (name, x shape, w shape, pad, need_gx); the step and op workloads' convolutions
     ("cnn_conv1", (64, 1, 28, 28), (32, 1, 3, 3), (1, 1, 1, 1), False),
     ("cnn_conv2", (64, 32, 14, 14), (64, 32, 3, 3), (1, 1, 1, 1), True),
-    ("conv64_32x32", (32, 64, 32, 32), (64, 64, 3, 3), (1, 1, 1, 1), True),
+    ("mnist_conv1", (128, 1, 28, 28), (32, 1, 3, 3), (0, 0, 0, 0), False),
+    ("mnist_conv2", (128, 32, 13, 13), (64, 32, 3, 3), (0, 0, 0, 0), True),
+    ("conv3x3", (32, 64, 32, 32), (64, 64, 3, 3), (1, 1, 1, 1), True),
+    ("conv1_c1k3_28", (64, 1, 28, 28), (32, 1, 3, 3), (1, 1, 1, 1), False),
+    ("conv1_c1k5_28", (64, 1, 28, 28), (32, 1, 5, 5), (2, 2, 2, 2), False),
+    ("conv1_c3k3_32", (64, 3, 32, 32), (32, 3, 3, 3), (1, 1, 1, 1), False),
+    ("conv1_c3k5_32", (64, 3, 32, 32), (32, 3, 5, 5), (2, 2, 2, 2), False),
+    ("conv_c8_16x16", (32, 8, 16, 16), (16, 8, 3, 3), (1, 1, 1, 1), True),
+    ("conv_c16_8x8", (16, 16, 8, 8), (32, 16, 3, 3), (1, 1, 1, 1), True),
     ("conv1x1", (32, 256, 28, 28), (64, 256, 1, 1), (0, 0, 0, 0), True),
+    # further 3x3 shapes for the rule's Winograd thresholds
+    ("c64_16x16", (32, 64, 16, 16), (64, 64, 3, 3), (1, 1, 1, 1), True),
+    ("c64_8x8", (32, 64, 8, 8), (64, 64, 3, 3), (1, 1, 1, 1), True),
+    ("c32_32x32", (32, 32, 32, 32), (32, 32, 3, 3), (1, 1, 1, 1), True),
+    ("c16_32x32", (16, 16, 32, 32), (16, 16, 3, 3), (1, 1, 1, 1), True),
+    ("c128_16x16", (16, 128, 16, 16), (128, 128, 3, 3), (1, 1, 1, 1), True),
+    ("c128_8x8", (32, 128, 8, 8), (128, 128, 3, 3), (1, 1, 1, 1), True),
 ]
 
 
 def run_conv(torch):
+    """Every algorithm of kernels/cpu/conv.py forced in turn on each shape, ReLU fused:
+    forward alone, then forward+backward. The rule's pick is marked with '*'."""
     rng = np.random.default_rng(0)
-    default_wide = CC._WIDE_MAX_P
+    selected = CC.FORCED
     for name, xs, ws, pad, need_gx in CONV_SHAPES:
         x = rng.standard_normal(xs, dtype=np.float32)
-        fan_in = ws[1] * ws[2] * ws[3]
-        w = (rng.standard_normal(ws) / np.sqrt(fan_in)).astype(np.float32)
+        w = (rng.standard_normal(ws) / np.sqrt(ws[1] * ws[2] * ws[3])).astype(np.float32)
         b = (0.1 * rng.standard_normal(ws[0])).astype(np.float32)
-        y_ref, _ = RC.conv2d_fwd(x, w, b, (1, 1), pad)
+        y_ref, _, _ = RC.conv2d_fwd(x, w, b, (1, 1), pad, "relu", 0.0)
         gy = rng.standard_normal(y_ref.shape, dtype=np.float32)
+        fns = {}
+        if torch is None:
+            CC.FORCED = None
+            pick = CC.choose_algorithm(xs, ws, (1, 1), pad)
+            runnable = [a for a in CC.ALGORITHMS
+                        if not a.startswith("winograd") or CC.winograd_applies(ws, (1, 1))]
+            for algorithm in runnable:
+                def fwd(algorithm=algorithm):
+                    CC.FORCED = algorithm
+                    return CC.conv2d_fwd(x, w, b, (1, 1), pad, "relu", 0.0)
 
-        def step(mod, wide=None):
-            def f():
-                if wide is not None:
-                    CC._WIDE_MAX_P = 1 << 40 if wide else 0
-                y, cols = mod.conv2d_fwd(x, w, b, (1, 1), pad)
-                mod.conv2d_bwd(xs, w, cols, gy, (1, 1), pad, need_gx, True, True)
-            return f
-
-        def fwd(wide):
-            def f():
-                CC._WIDE_MAX_P = 1 << 40 if wide else 0
-                CC.conv2d_fwd(x, w, b, (1, 1), pad)
-            return f
-
-        fns = {"batched_fwd": fwd(False), "wide_fwd": fwd(True),
-               "batched_step": step(CC, False), "wide_step": step(CC, True), "reference_step": step(RC)}
-        if torch is not None:
-            fns = {}
+                def step(algorithm=algorithm):
+                    y, z, saved = fwd(algorithm)
+                    CC.conv2d_bwd(xs, w, saved, z, y, gy, (1, 1), pad, "relu", 0.0, need_gx, True, True)
+                mark = "*" if algorithm == pick else ""
+                fns[f"{algorithm}{mark}_fwd"] = fwd
+                fns[f"{algorithm}{mark}_step"] = step
+        else:
             tx = torch.from_numpy(x).requires_grad_(need_gx)
             tw = torch.from_numpy(w).requires_grad_(True)
             tb = torch.from_numpy(b).requires_grad_(True)
             tgy = torch.from_numpy(gy)
 
+            def tfwd():
+                with torch.no_grad():
+                    torch.relu(torch.nn.functional.conv2d(tx, tw, tb, padding=pad[0]))
+
             def tstep():
-                y = torch.nn.functional.conv2d(tx, tw, tb, padding=pad[0])
-                y.backward(tgy)
-            fns["torch_step"] = tstep
-        show(name, bench(fns, rounds=9 if xs[0] * ws[0] * ws[1] > 50000 else ROUNDS))
-    CC._WIDE_MAX_P = default_wide
+                torch.relu(torch.nn.functional.conv2d(tx, tw, tb, padding=pad[0])).backward(tgy)
+            fns["torch_fwd"], fns["torch_step"] = tfwd, tstep
+        show(name, bench(fns, rounds=7 if xs[0] * ws[0] * ws[1] * xs[2] * xs[3] > 5e7 else ROUNDS))
+    CC.FORCED = selected
 
 
 def run_pool(torch):

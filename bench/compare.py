@@ -1,6 +1,7 @@
 """fastnn's cpu backend side by side with the numpy reference backend and PyTorch CPU.
 
     python bench/compare.py [--threads N] [--rounds 7] [--only mlp_b128 cnn_b64 ...] [--json out.json]
+                            [--peak-seconds 0.5]
 
 Every workload of bench/workloads.py (training steps and single ops) runs on each
 implementation — fastnn ``numpy``, fastnn ``cpu`` and, when torch imports, PyTorch CPU
@@ -18,14 +19,28 @@ separately and reported as "first".
 
 Columns: ms per call; samples/s of the cpu backend for training steps; speedups
 numpy/cpu (how many times faster the cpu backend is than the reference) and
-torch/cpu (> 1: fastnn is faster than PyTorch).
+torch/cpu (> 1: fastnn is faster than PyTorch). For the convolution op rows (every op
+of ``workloads.CONV_OPS``): GFLOP/s achieved by the cpu backend and by PyTorch, and each
+as a percentage of the float32 GEMM peak of this machine (bench/sgemm_peak.py), measured
+once per run in this driver process, with the same thread count, before the workers
+start (so no worker is running; the rest before each round lets BLAS's threads settle).
+FLOP convention (``workloads.conv_flops``): a forward convolution is 2*N*F*C*kh*kw*OH*OW;
+forward+backward is 3x that where the input needs a gradient (conv3x3: data and filter
+gradients each cost a forward), 2x for the first-layer rows (conv1_*), whose input
+needs none. FLOPs are those of direct convolution, whatever algorithm runs (a Winograd
+or FFT kernel can pass 100 % of the GEMM peak).
+
+The top lines name the CPU (/proc/cpuinfo "model name"), threads, torch and the BLAS.
 """
 
 from __future__ import annotations
 
+import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
+
 import argparse
 import json
 import multiprocessing
+import platform
 import statistics
 import sys
 import time
@@ -35,8 +50,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import workloads  # noqa: E402
 
-STEP_WORKLOADS = {"mlp_b128": ("mlp", 128), "mlp_b1024": ("mlp", 1024), "cnn_b64": ("cnn", 64)}
+STEP_WORKLOADS = {"mlp_b128": ("mlp", 128), "mlp_b1024": ("mlp", 1024), "cnn_b64": ("cnn", 64),
+                  "mnist_convnet_b128": ("mnist_convnet", 128)}
 OP_WORKLOADS = {f"{op}_{part}": (op, part) for op in workloads.OPS for part in ("fwd", "fwd+bwd")}
+
+
+def cpu_model():
+    """The CPU's name as lscpu shows it ("model name" of /proc/cpuinfo), else platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def conv_flops(name):
+    """FLOPs of one call of workload ``name`` when it is a convolution op row, else None."""
+    if name not in OP_WORKLOADS:
+        return None
+    op, part = OP_WORKLOADS[name]
+    return workloads.conv_flops(op, part) if op in workloads.CONV_OPS else None
 
 
 def _maker(name, impl):
@@ -58,10 +94,13 @@ def _time(fn, calls):
 
 
 def _worker(impl, threads, conn, maker=None):
-    """One implementation in its own process: answers ("setup", name) with the first-call
-    time and ("run", name, calls) with the time per call; ("stop",) ends it. ``maker(name,
-    impl)`` gives the callable to time (default: this file's workloads; another script passes
-    its own module-level function, e.g. bench/compare_fit.py)."""
+    """One implementation in its own process: answers ("setup", name[, probe]) with the
+    first-call time and the time of one warm call (None with probe=False: for calls of many
+    seconds, where the caller fixes the calls per round and a probe would cost two more),
+    and ("run", name, calls[, wake]) with the time per call, after one untimed call unless
+    wake=False; ("stop",) ends it. ``maker(name, impl)`` gives the callable to time
+    (default: this file's workloads; another script passes its own module-level function,
+    e.g. bench/compare_fit.py)."""
     import fastnn as fnn
 
     fnn.set_num_threads(threads)
@@ -78,10 +117,14 @@ def _worker(impl, threads, conn, maker=None):
         if message[0] == "setup":
             fns[name] = (maker or _maker)(name, impl)
             first = _time(fns[name], 1)   # compilation, allocator warm-up
+            if len(message) > 2 and not message[2]:
+                conn.send((first, None))
+                continue
             fns[name]()
             conn.send((first, _time(fns[name], 1)))
         else:
-            fns[name]()  # untimed: wakes the thread pools and the allocator after the rest
+            if len(message) < 4 or message[3]:
+                fns[name]()  # untimed: wakes the thread pools and the allocator after the rest
             conn.send(_time(fns[name], message[2]))
 
 
@@ -106,16 +149,25 @@ class Workers:
             proc.join(timeout=10)
 
 
-def measure(workers, name, impls, rounds, settle, min_round_s=0.2):
-    first, calls = {}, {}
+def measure(workers, name, impls, rounds, settle, min_round_s=0.2, calls=None):
+    """Median seconds per call of workload ``name`` on each of ``impls``, interleaved round
+    by round. Calls per round: ``calls`` when given (then no probe call in the setup and no
+    untimed wake-up call before each round: meant for calls of seconds, such as a whole
+    epoch, where a wake-up is noise and two more calls per implementation are minutes),
+    else enough for a round of ~min_round_s (at least 3)."""
+    first, per_round = {}, {}
     for impl in impls:
-        first[impl], one = workers.ask(impl, "setup", name)
-        calls[impl] = max(3, int(min_round_s / max(one, 1e-6)))  # a round lasts ~min_round_s
+        if calls:
+            first[impl], _ = workers.ask(impl, "setup", name, False)
+            per_round[impl] = calls
+        else:
+            first[impl], one = workers.ask(impl, "setup", name)
+            per_round[impl] = max(3, int(min_round_s / max(one, 1e-6)))  # a round lasts ~min_round_s
     samples = {impl: [] for impl in impls}
     for _ in range(rounds):
         for impl in impls:
             time.sleep(settle)
-            samples[impl].append(workers.ask(impl, "run", name, calls[impl]))
+            samples[impl].append(workers.ask(impl, "run", name, per_round[impl], not calls))
     return {impl: {"median_s": statistics.median(s), "first_s": first[impl], "rounds": s} for impl, s in samples.items()}
 
 
@@ -130,8 +182,11 @@ def main(argv=None):
     parser.add_argument("--impls", nargs="+", default=["numpy", "cpu", "torch"], choices=["numpy", "cpu", "torch"],
                         help="what to compare (torch is dropped when it does not import)")
     parser.add_argument("--json", type=Path, default=None, help="write all samples here")
+    parser.add_argument("--peak-seconds", type=float, default=0.5,
+                        help="timed seconds per shape of the sgemm peak (conv rows only)")
     args = parser.parse_args(argv)
 
+    print(f"cpu: {cpu_model()}")
     threads = args.threads or fnn.get_num_threads()
     impls = list(dict.fromkeys(args.impls))
     torch = None
@@ -147,15 +202,25 @@ def main(argv=None):
         print(f"BLAS: {blas[0].get('internal_api')} {blas[0].get('version')} ({blas[0].get('architecture')})")
 
     names = args.only or [*STEP_WORKLOADS, *OP_WORKLOADS]
-    header = f"{'workload':<20}" + "".join(f"{impl + ' ms':>12}" for impl in impls) + \
+    peak = None
+    if any(conv_flops(name) for name in names):
+        from sgemm_peak import sgemm_peak_gflops
+
+        # In this process, before any worker exists, so nothing competes for the cores.
+        peak = sgemm_peak_gflops(threads, seconds=args.peak_seconds)
+        print(f"sgemm peak (np.matmul float32, {threads} threads, bench/sgemm_peak.py): {peak:.1f} GFLOP/s")
+    gflop_impls = [i for i in ("cpu", "torch") if i in impls]
+    header = f"{'workload':<24}" + "".join(f"{impl + ' ms':>12}" for impl in impls) + \
         f"{'cpu first ms':>14}{'cpu samples/s':>15}{'numpy/cpu':>11}{'torch/cpu':>11}"
+    if peak:
+        header += "".join(f"{impl + ' GFLOP/s':>15}{'%peak':>7}" for impl in gflop_impls)
     print(header)
     results = {}
     workers = Workers(impls, threads)
     for name in names:
         r = measure(workers, name, impls, args.rounds, args.settle)
         results[name] = r
-        row = f"{name:<20}" + "".join(f"{r[i]['median_s'] * 1e3:>12.3f}" for i in impls)
+        row = f"{name:<24}" + "".join(f"{r[i]['median_s'] * 1e3:>12.3f}" for i in impls)
         if "cpu" in r:
             cpu = r["cpu"]["median_s"]
             row += f"{r['cpu']['first_s'] * 1e3:>14.1f}"
@@ -163,10 +228,19 @@ def main(argv=None):
             row += f"{batch / cpu:>15.0f}" if batch else f"{'':>15}"
             row += f"{r['numpy']['median_s'] / cpu:>10.2f}x" if "numpy" in r else f"{'':>11}"
             row += f"{r['torch']['median_s'] / cpu:>10.2f}x" if "torch" in r else f"{'':>11}"
+        else:
+            row += f"{'':>51}"
+        flops = conv_flops(name)
+        if peak and flops:
+            for impl in gflop_impls:
+                gflops = flops / r[impl]["median_s"] / 1e9
+                r[impl]["gflops"], r[impl]["percent_of_peak"] = gflops, 100 * gflops / peak
+                row += f"{gflops:>15.1f}{100 * gflops / peak:>6.0f}%"
         print(row, flush=True)
     workers.close()
     if args.json:
-        args.json.write_text(json.dumps({"threads": threads, "results": results}, indent=1))
+        args.json.write_text(json.dumps({"threads": threads, "cpu": cpu_model(), "sgemm_peak_gflops": peak,
+                                         "results": results}, indent=1))
     return results
 
 

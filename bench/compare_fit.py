@@ -1,8 +1,9 @@
 """The training loop: ``Model.fit`` against a hand-written loop, and against PyTorch.
 
-    python bench/compare_fit.py [--rounds 15] [--threads N] [--only tiny mlp cnn]
-                                [--impls loop fit fit+acc torch] [--json out.json]
+    python bench/compare_fit.py [--rounds 15] [--threads N] [--only tiny mlp cnn mnist_convnet]
+                                [--impls loop fit fit+acc torch] [--calls N] [--json out.json]
                                 [--torch-python /path/to/python]
+    python bench/compare_fit.py --only mnist_convnet --impls loop fit torch --rounds 3
 
 One epoch on the scikit-learn digits (1437 images 1x8x8, batch 32: 45 steps, Adam,
 sparse cross-entropy), on the ``cpu`` backend, for the models of bench/workloads.py:
@@ -17,16 +18,28 @@ sparse cross-entropy), on the ``cpu`` backend, for the models of bench/workloads
     torch    the usual PyTorch loop on the same architecture (torch.randperm, manual
              batching, no DataLoader, Adam), when torch imports
 
+``mnist_convnet`` (not in the default ``--only``): one MNIST-sized epoch instead, the
+Keras MNIST convnet of bench/workloads.py on 54,000 random float32 images 1x28x28 with
+random labels (seeded, made once per worker process: 170 MB each), batch 128 (422 steps),
+Adam lr 1e-3, against the same PyTorch loop. An epoch takes ~20-30 s on 2 cores (26 s fit,
+18 s PyTorch, measured with the kernels of the time), so its rounds are one epoch each
+(``--calls`` overrides), with no probe epoch in the setup and no untimed wake-up epoch
+before each round (``compare.measure`` with ``calls``): each implementation costs
+1 + rounds epochs.
+
 ``loop`` and ``fit`` train the same model (same seed) on the same batches: before timing,
-one epoch of each from the same random state is checked to give bit-identical weights
-(``--no-check`` skips it).
+two epochs of each from the same random state are checked to give bit-identical weights
+(``--no-check`` skips it). The check is skipped for ``mnist_convnet``, where it would take
+four epochs (about two minutes) before any timing; the code path it checks is the same
+as for the digits models.
 
 Each implementation runs in its own worker process with the same thread count, driven
 round by round (interleaved, a rest between calls) by bench/compare.py's machinery
 (``compare.Workers``, ``compare.measure``); figures are medians over rounds of at least
-3 epochs each. "fit - loop" is the median over rounds of the paired per-round difference,
-divided by the 45 steps: the cost ``fit`` adds per step (its per-epoch work, input
-validation and the loader's setup included). "torch/fit" > 1 means fastnn's fit is faster.
+3 epochs each (digits; ``--calls N``: N epochs). "fit - loop" is the median over rounds of
+the paired per-round difference, divided by the steps of an epoch (45; 422 for
+mnist_convnet): the cost ``fit`` adds per step (its per-epoch work, input validation and
+the loader's setup included). "torch/fit" > 1 means fastnn's fit is faster.
 
 torch runs where it imports. ``--torch-python PY`` re-runs this script under the
 interpreter PY (one that has PyTorch and fastnn installed) when torch is not importable
@@ -34,6 +47,8 @@ here, so that every worker, fastnn's included, runs under that same interpreter.
 """
 
 from __future__ import annotations
+
+import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
 
 import argparse
 import json
@@ -50,6 +65,9 @@ import workloads  # noqa: E402
 
 IMPLS = ("loop", "fit", "fit+acc", "torch")
 BACKEND = "cpu"
+#: Epochs per round where ``--calls`` is not given and an epoch is too long for the
+#: default (enough epochs for ``--min-round`` seconds, at least 3).
+LARGE_CALLS = 1
 
 
 def _maker(name, impl):
@@ -61,9 +79,14 @@ def _maker(name, impl):
     return workloads.fit_epoch(name, BACKEND, metrics=["accuracy"] if impl == "fit+acc" else ())[1]
 
 
-def steps_per_epoch():
-    (x, _), _ = workloads.digits()
-    return math.ceil(len(x) / workloads.FIT_BATCH)
+def steps_per_epoch(kind):
+    return math.ceil(workloads.fit_samples(kind) / workloads.fit_batch(kind))
+
+
+def calls_per_round(kind, calls):
+    """``--calls`` when given; else LARGE_CALLS for the MNIST-sized epoch; else None
+    (compare.measure's default: rounds of ~--min-round seconds)."""
+    return calls or (LARGE_CALLS if kind in workloads.FIT_LARGE else None)
 
 
 def check_same_updates(kind, epochs=2) -> bool:
@@ -136,7 +159,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--settle", type=float, default=0.3, help="seconds of rest before each timed round")
     parser.add_argument("--min-round", type=float, default=0.25, help="seconds a round of one implementation lasts")
-    parser.add_argument("--only", nargs="+", choices=workloads.FIT_KINDS, default=list(workloads.FIT_KINDS))
+    parser.add_argument("--only", nargs="+", choices=workloads.FIT_KINDS + workloads.FIT_LARGE,
+                        default=list(workloads.FIT_KINDS))
+    parser.add_argument("--calls", type=int, default=None,
+                        help=f"epochs per round (default: enough for --min-round, at least 3; "
+                             f"{LARGE_CALLS} for {', '.join(workloads.FIT_LARGE)})")
     parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS),
                         help="what to compare (torch is dropped when it does not import)")
     parser.add_argument("--torch-python", default=None,
@@ -156,22 +183,28 @@ def main(argv=None):
             impls.remove("torch")
             print("torch is not importable: comparing fastnn's fit with the hand loop only")
     threads = args.threads or fnn.get_num_threads()
-    steps = steps_per_epoch()
+    steps = {kind: steps_per_epoch(kind) for kind in args.only}
     print(f"python {sys.version.split()[0]}   numpy {__import__('numpy').__version__}   "
           f"torch {torch.__version__ if torch else '-'}   threads: {threads}   rounds: {args.rounds}")
     blas = fnn.runtime.blas_info()
     if blas:
         print(f"BLAS: {blas[0].get('internal_api')} {blas[0].get('version')} ({blas[0].get('architecture')})")
-    print(f"digits: batch {workloads.FIT_BATCH}, {steps} steps per epoch; backend {BACKEND}")
+    for kind in args.only:
+        data = "random 1x28x28" if kind in workloads.FIT_LARGE else "digits 1x8x8"
+        print(f"{kind}: {data}, {workloads.fit_samples(kind)} samples, batch {workloads.fit_batch(kind)}, "
+              f"{steps[kind]} steps per epoch; backend {BACKEND}")
 
     if not args.no_check and "loop" in impls:
         for kind in args.only:
+            if kind in workloads.FIT_LARGE:
+                print(f"check {kind}: skipped (it takes four epochs; see the docstring)")
+                continue
             same = check_same_updates(kind)
             print(f"check {kind}: fit and the hand loop give {'bit-identical' if same else 'DIFFERENT'} "
                   f"weights after 2 epochs from the same random state")
 
     cols = [i for i in IMPLS if i in impls]
-    header = (f"{'model':<6}" + "".join(f"{i + ' ms':>13}" for i in cols) + f"{'fit-loop us/step':>18}"
+    header = (f"{'model':<14}" + "".join(f"{i + ' ms':>13}" for i in cols) + f"{'fit-loop us/step':>18}"
               f"{'fit/loop':>10}{'fit+acc-loop us':>17}{'torch/fit':>11}")
     print("\nms per epoch (median of rounds); per step: paired per-round medians")
     print(header, flush=True)
@@ -179,11 +212,12 @@ def main(argv=None):
     workers = compare.Workers(impls, threads, maker=_maker)
     try:
         for kind in args.only:
-            r = compare.measure(workers, kind, impls, args.rounds, args.settle, min_round_s=args.min_round)
-            s = summarize(r, steps)
+            r = compare.measure(workers, kind, impls, args.rounds, args.settle, min_round_s=args.min_round,
+                                calls=calls_per_round(kind, args.calls))
+            s = summarize(r, steps[kind])
             results[kind], summaries[kind] = r, s
             p = s["paired"]
-            row = f"{kind:<6}" + "".join(f"{s[i]['median_ms']:>13.2f}" for i in cols)
+            row = f"{kind:<14}" + "".join(f"{s[i]['median_ms']:>13.2f}" for i in cols)
             row += f"{p['fit-loop']['us_per_step']:>18.1f}{p['fit-loop']['ratio']:>9.3f}x" if "fit-loop" in p \
                 else f"{'':>28}"
             row += f"{p['fit+acc-loop']['us_per_step']:>17.1f}" if "fit+acc-loop" in p else f"{'':>17}"
@@ -196,12 +230,12 @@ def main(argv=None):
     for kind, s in summaries.items():
         for impl in cols:
             v = s[impl]
-            print(f"{kind:<6}{impl:<9} median {v['median_ms']:8.2f}   q1-q3 {v['q1_ms']:8.2f} - {v['q3_ms']:<8.2f}"
+            print(f"{kind:<14}{impl:<9} median {v['median_ms']:8.2f}   q1-q3 {v['q1_ms']:8.2f} - {v['q3_ms']:<8.2f}"
                   f" [{v['min_ms']:.2f} - {v['max_ms']:.2f}]   first {v['first_ms']:8.1f}")
         for key, v in s["paired"].items():
             extra = f"   {v['us_per_step']:7.1f} us/step (q1-q3 {v['iqr'][0]:.1f} - {v['iqr'][1]:.1f})" \
                 if "us_per_step" in v else ""
-            print(f"{kind:<6}{key:<13} ratio {v['ratio']:.3f} (q1-q3 {v['ratio_iqr'][0]:.3f} - "
+            print(f"{kind:<14}{key:<13} ratio {v['ratio']:.3f} (q1-q3 {v['ratio_iqr'][0]:.3f} - "
                   f"{v['ratio_iqr'][1]:.3f}){extra}")
     if args.json:
         args.json.write_text(json.dumps({"threads": threads, "steps": steps, "python": sys.version,

@@ -1,5 +1,7 @@
 """Benchmarks reuse the test suite's case table (tests/cases.py)."""
 
+import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
+
 import pathlib
 import sys
 

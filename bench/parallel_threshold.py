@@ -11,6 +11,8 @@ the ratio serial/threaded (> 1: threads win).
 
 from __future__ import annotations
 
+import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
+
 import statistics
 import time
 

@@ -11,6 +11,8 @@ which is what this measures.
 
 from __future__ import annotations
 
+import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
+
 import argparse
 import statistics
 import sys

@@ -9,7 +9,11 @@ data; ``plot``: matplotlib; ``io``: safetensors) load on first use: ``fnn.datase
 ``fnn.plot`` and ``fnn.load_model`` work without importing them here.
 """
 
-import importlib
+from . import runtime as _runtime
+
+_runtime.prepare_openblas()  # before anything below imports NumPy (and with it OpenBLAS)
+
+import importlib  # noqa: E402
 
 from . import callbacks, data, functional, init, layers, losses, metrics, optim, regularizers, testing
 from .data import DataLoader

@@ -12,6 +12,20 @@ processes load them in milliseconds. The cache lives in ``FASTNN_CACHE_DIR``
 (default: ``$XDG_CACHE_HOME/fastnn/numba`` or ``~/.cache/fastnn/numba``, never
 inside site-packages); ``FASTNN_CACHE=0`` turns caching off.
 
+OpenBLAS's threads. After each multi-threaded GEMM, OpenBLAS's worker threads busy-wait
+for new work for 2^28 CPU cycles (about a tenth of a second) by default. A parallel Numba
+kernel that follows a GEMM, as every convolution's transforms and epilogues do, then
+shares the cores with spinning threads and runs no faster than its serial twin. fastnn
+therefore sets ``OPENBLAS_THREAD_TIMEOUT`` (:data:`OPENBLAS_THREAD_TIMEOUT`) when it is
+imported, which OpenBLAS reads when it loads, that is when NumPy is first imported:
+``import fastnn`` before NumPy (or set the variable yourself) for it to take effect;
+``fastnn info`` says whether it did. The value trades the two kinds of model: measured
+on the Winograd forward pass of the 64->64 32x32 batch-32 convolution and on the MLP
+step at batch 128 (ms, medians of 30; bench/RESULTS.md), 2^14: 19.4 / 4.0, 2^20:
+19.6 / 3.3, 2^22: 20.1 / 3.3, 2^24: 22.8-26.1 / 2.5-3.4, 2^28 (default): 33.1 / 2.9.
+Short waits let the convolution's parallel transforms have the cores; too short, and
+every GEMM of an MLP step wakes sleeping threads first.
+
 Nothing here imports numba until the ``cpu`` backend is used (or :func:`info` /
 :func:`warmup` are called).
 """
@@ -27,6 +41,28 @@ _state = {"threads": None, "applied": False}
 
 #: OpenMP spin count fastnn sets for Numba's threads (GOMP_SPINCOUNT; see prepare_numba).
 GOMP_SPINCOUNT = "1000"
+
+#: log2 of the CPU cycles OpenBLAS's idle threads spin before they sleep (its default: 28).
+OPENBLAS_THREAD_TIMEOUT = "20"
+
+
+def prepare_openblas() -> None:
+    """Shorten OpenBLAS's idle spin (see the module docstring) if NumPy is not loaded yet.
+
+    Called first thing by ``import fastnn``; a value the user set wins."""
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        _state["openblas_timeout"] = f"{os.environ['OPENBLAS_THREAD_TIMEOUT']} (set before fastnn)"
+    elif "numpy" in sys.modules:
+        _state["openblas_timeout"] = ("OpenBLAS's default: NumPy was imported before fastnn (import fastnn first, "
+                                      f"or set OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT})")
+    else:
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = OPENBLAS_THREAD_TIMEOUT
+        _state["openblas_timeout"] = f"{OPENBLAS_THREAD_TIMEOUT} (set by fastnn)"
+
+
+def openblas_timeout() -> str:
+    """What governs OpenBLAS's idle spin in this process (for ``fastnn info``)."""
+    return _state.get("openblas_timeout", "not prepared")
 
 
 def default_num_threads() -> int:
@@ -180,6 +216,7 @@ def info() -> str:
         lines.append(f"BLAS: {b.get('internal_api')} {b.get('version')}  architecture: {b.get('architecture')}"
                      f"  threads: {b.get('num_threads')}  threading: {b.get('threading_layer')}")
         lines.append(f"  library: {b.get('filepath')}")
+    lines.append(f"OPENBLAS_THREAD_TIMEOUT: {openblas_timeout()}")
     state = "on" if cache_enabled() else "off (FASTNN_CACHE=0)"
     where = numba.config.CACHE_DIR if "numba" in sys.modules else kernel_cache_dir()
     lines.append(f"kernel cache: {state}  directory: {where or '(beside the sources)'}")

@@ -62,13 +62,17 @@ _SPECS = [
         "(x, w, z, y, gy, activation, alpha, need_gx, need_gw, need_gb) -> (gx, gw, gb)",
         True,
     ),
-    # Convolution through im2col + GEMM.
+    # Convolution with a fused bias and activation: y = act(conv(x, w) + b). z is the
+    # pre-activation (None unless the activation's gradient needs it, as in linear);
+    # ``saved`` is the backend's own record of x for the backward pass (cols on the
+    # reference, whatever the backend's algorithm needs elsewhere): opaque, read only by
+    # the same backend's conv2d_bwd.
     KernelSpec("im2col", "(x, kernel, stride, pad) -> cols    # (N, C*kh*kw, OH*OW)", True),
     KernelSpec("col2im", "(cols, x_shape, kernel, stride, pad) -> x", True),
-    KernelSpec("conv2d_fwd", "(x, w, b, stride, pad) -> (y, cols)", True),
+    KernelSpec("conv2d_fwd", "(x, w, b, stride, pad, activation, alpha) -> (y, z, saved)", True),
     KernelSpec(
         "conv2d_bwd",
-        "(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb) -> (gx, gw, gb)",
+        "(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need_gx, need_gw, need_gb) -> (gx, gw, gb)",
         True,
     ),
     # Pooling.

@@ -135,16 +135,44 @@ def _rowwise(fn, small, large):
 
 # -- convolution and pooling -------------------------------------------------------------
 
-def _conv(x_small, w_small, stride, padding, bias=True, x_large=(32, 64, 32, 32), w_large=(64, 64, 3, 3)):
+#: Activations with a kink at 0: their gradient jumps there.
+KINKED = frozenset({"relu", "leaky_relu", "step"})
+
+
+def conv_off_kink(rng, x_shape, w_shape, dtype):
+    """(x, w, b) for a convolution whose every pre-activation z sits at least 1/512 from 0.
+
+    x takes integer values in [-2, 2], w values on a grid of 1/256 (about N(0, 1/fan_in))
+    and b odd multiples of 1/512, so z = conv(x, w) + b is an odd multiple of 1/512. A
+    backend that sums in another order (Winograd, a direct kernel) is off by rounding,
+    ~1e-5 of the output's scale in float32; on random data that moves some z across 0
+    and the gradient of a kinked activation then differs there by a whole gy * w.
+    """
+    x = rng.integers(-2, 3, size=x_shape).astype(dtype)
+    scale = 256 / np.sqrt(2 * np.prod(w_shape[1:]))
+    w = (np.round(rng.standard_normal(w_shape) * scale) / 256).astype(dtype)
+    b = ((2 * rng.integers(-64, 64, size=w_shape[0]) + 1) / 512).astype(dtype)
+    return x, w, b
+
+
+def _conv(x_small, w_small, stride, padding, bias=True, x_large=(32, 64, 32, 32), w_large=(64, 64, 3, 3),
+          activation=None, x_grad=True):
+    """A conv2d row; ``activation`` is fused into the kernels, ``x_grad=False`` is a first
+    layer (its input is data, so no data gradient is asked for)."""
     def make(rng, dtype, size, mode):
-        x = normal(rng, pick(size, x_small, x_large), dtype)
-        w_shape = pick(size, w_small, w_large)
-        w = (normal(rng, w_shape, dtype) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
+        x_shape, w_shape = pick(size, x_small, x_large), pick(size, w_small, w_large)
+        if activation in KINKED:
+            x, w, b = conv_off_kink(rng, x_shape, w_shape, dtype)
+        else:
+            x = normal(rng, x_shape, dtype)
+            w = (normal(rng, w_shape, dtype) / np.sqrt(np.prod(w_shape[1:]))).astype(dtype)
+            b = normal(rng, (w_shape[0],), dtype) * 0.3
         if bias:
-            return CaseInstance(fn=lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding),
-                                arrays=[x, w, normal(rng, (w_shape[0],), dtype)], grad=[True, True, True])
-        return CaseInstance(fn=lambda x, w: F.conv2d(x, w, stride=stride, padding=padding),
-                            arrays=[x, w], grad=[True, True])
+            return CaseInstance(fn=lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding,
+                                                            activation=activation),
+                                arrays=[x, w, b], grad=[x_grad, True, True])
+        return CaseInstance(fn=lambda x, w: F.conv2d(x, w, stride=stride, padding=padding, activation=activation),
+                            arrays=[x, w], grad=[x_grad, True])
     return make
 
 
@@ -354,6 +382,28 @@ CASES: list[Case] = [
     Case("conv2d_pad4_nobias", _conv((2, 2, 5, 7), (3, 2, 3, 2), (1, 2), (1, 0, 2, 1), bias=False), kernels=CONV),
     Case("conv2d_1x1", _conv((2, 5, 3, 4), (3, 5, 1, 1), 1, 0, x_large=(32, 256, 28, 28), w_large=(64, 256, 1, 1)),
          kernels=CONV),
+    # fused activations (every one of them: their gradients are checked through the fusion)
+    *[Case(f"conv2d_{act}", _conv((2, 3, 6, 5), (4, 3, 3, 3), 1, (1, 0, 2, 1), activation=act), kernels=CONV)
+      for act in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus")],
+    # shapes the cpu backend's rule sends to Winograd (N*C >= 64, 3x3, stride 1) and the
+    # step workloads' convolutions (bench/workloads.py) at benchmark size
+    Case("conv2d_winograd_same_relu", _conv((4, 16, 9, 7), (5, 16, 3, 3), 1, "same", activation="relu"),
+         kernels=CONV),
+    Case("conv2d_winograd_valid_relu", _conv((4, 16, 9, 8), (3, 16, 3, 3), 1, "valid", activation="relu",
+                                             x_large=(128, 32, 13, 13), w_large=(64, 32, 3, 3)), kernels=CONV),
+    Case("conv2d_cnn_conv2_relu", _conv((3, 8, 7, 7), (5, 8, 3, 3), 1, "same", activation="relu",
+                                        x_large=(64, 32, 14, 14), w_large=(64, 32, 3, 3)), kernels=CONV),
+    # first layers: 1 or 3 input channels, no data gradient (bench/workloads.py CONV_OPS)
+    Case("conv2d_first_c1k3_relu", _conv((3, 1, 9, 8), (4, 1, 3, 3), 1, 1, activation="relu", x_grad=False,
+                                         x_large=(64, 1, 28, 28), w_large=(32, 1, 3, 3)), kernels=CONV),
+    Case("conv2d_first_c1k5", _conv((2, 1, 9, 7), (3, 1, 5, 5), 1, 2, x_grad=False,
+                                    x_large=(64, 1, 28, 28), w_large=(32, 1, 5, 5)), kernels=CONV),
+    Case("conv2d_first_c3k3_valid", _conv((2, 3, 8, 9), (4, 3, 3, 3), 1, "valid", x_grad=False,
+                                          x_large=(64, 3, 32, 32), w_large=(32, 3, 3, 3)), kernels=CONV),
+    Case("conv2d_first_c3k5_relu", _conv((2, 3, 9, 8), (3, 3, 5, 5), 1, 2, activation="relu", x_grad=False,
+                                         x_large=(64, 3, 32, 32), w_large=(32, 3, 5, 5)), kernels=CONV),
+    Case("conv2d_c3k3_stride2", _conv((2, 3, 9, 8), (4, 3, 3, 3), 2, 1, x_large=(64, 3, 32, 32),
+                                      w_large=(32, 3, 3, 3)), kernels=CONV),
     # -- pooling -------------------------------------------------------------------------------------------
     Case("max_pool2d", _pool("max", 2), kernels=MAXP),
     Case("max_pool2d_overlap_pad", _pool("max", 3, stride=2, padding=1), kernels=MAXP),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import fastnn as fnn
-from cases import Case, CaseInstance, normal, pick, weight
+from cases import KINKED, Case, CaseInstance, conv_off_kink, normal, pick, weight
 
 L = fnn.layers
 
@@ -94,9 +94,17 @@ def _dense(activation):
 
 
 def _conv(filters, kernel, strides, padding, small, large, activation=None):
+    input_maker = weight_maker = None
+    if activation in KINKED:   # inputs and weights that keep every pre-activation off the kink
+        def input_maker(rng, shape, dtype, size):
+            return [rng.integers(-2, 3, size=shape).astype(dtype)]
+
+        def weight_maker(rng, layer, dtype):
+            _, w, b = conv_off_kink(rng, (1,) + tuple(layer.kernel.shape[1:]), tuple(layer.kernel.shape), dtype)
+            return [w, b]
     return _layer_case(lambda dtype, size: L.Conv2D(pick(size, filters, 64), kernel, strides=strides,
                                                     padding=padding, activation=activation, dtype=dtype),
-                       small, large, weight_scale=0.3)
+                       small, large, weight_scale=0.3, input_maker=input_maker, weight_maker=weight_maker)
 
 
 def _rnn(cls, return_sequences):
@@ -143,7 +151,7 @@ LAYER_CASES: list[Case] = [
          kernels=_CONV),
     Case("layer_conv2d_same_stride2", _conv(2, 3, 2, "same", (1, 3, 7, 6), (32, 32, 33, 33)), kernels=_CONV),
     Case("layer_conv2d_relu", _conv(3, 3, 1, "valid", (2, 2, 5, 5), (32, 32, 32, 32), activation="relu"),
-         kernels=_CONV + ("relu_fwd", "relu_bwd")),
+         kernels=_CONV),   # the activation is fused into conv2d_fwd/bwd
     Case("layer_max_pooling2d", _simple(lambda dtype: L.MaxPooling2D(2, dtype=dtype), (2, 3, 7, 5),
                                         (32, 32, 64, 64), input_maker=_pool_input),
          kernels=("max_pool2d_fwd", "max_pool2d_bwd")),

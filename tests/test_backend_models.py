@@ -28,11 +28,24 @@ def _cnn(backend):
                            Dense(5)], backend=backend)
 
 
+def _winograd_cnn(backend):
+    # 16 channels on 16x16 maps at batch 32: the cpu backend's rule sends the first two 3x3
+    # convolutions to F(4x4, 3x3) (asserted below; the test of the forced F(2x2, 3x3) path
+    # is test_trained_model_with_forced_winograd2); the 8x8 one after pooling has 8 channels.
+    # Smooth activations: Winograd's float32 rounding differs from the reference's, and a
+    # ReLU turns a z of -1e-7 against +1e-7 into a whole gradient's difference, which
+    # three epochs of Adam grow past any float32 tolerance (the kernel tests cover ReLU).
+    return fnn.Sequential([Input((16, 16, 16)), Conv2D(16, 3, padding="same", activation="elu"),
+                           Conv2D(8, 3, padding="same", activation="tanh"), MaxPooling2D(2),
+                           Conv2D(8, 3, padding="same", activation="gelu"), Flatten(), Dense(5)], backend=backend)
+
+
 MODELS = {
     "mlp-adam": (_mlp, (20,), lambda params: fnn.optim.Adam(params, lr=1e-2)),
     "mlp-sgd-momentum": (_mlp, (20,), lambda params: fnn.optim.SGD(params, lr=0.05, momentum=0.9)),
     "cnn-sgd-nesterov": (_cnn, (2, 10, 9), lambda params: fnn.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True)),
     "cnn-adam": (_cnn, (2, 10, 9), lambda params: fnn.optim.Adam(params, lr=3e-3)),
+    "cnn-winograd-adam": (_winograd_cnn, (16, 16, 16), lambda params: fnn.optim.Adam(params, lr=3e-3)),
 }
 
 
@@ -60,12 +73,33 @@ def train(kind, backend, epochs=3, n=96, batch=32):
 
 @pytest.mark.parametrize("backend", COMPILED)
 @pytest.mark.parametrize("kind", list(MODELS))
-def test_trained_model_matches_reference(kind, backend):
+def test_trained_model_matches_reference(kind, backend, monkeypatch):
     require(backend)
     expected, expected_losses = train(kind, "numpy")
+    chosen = []
+    if backend == "cpu":
+        from fastnn.kernels.cpu import conv as cpu_conv
+        choose = cpu_conv.choose_algorithm
+        monkeypatch.setattr(cpu_conv, "choose_algorithm", lambda *a: chosen.append(choose(*a)) or chosen[-1])
     actual, losses = train(kind, backend)
+    if backend == "cpu" and kind == "cnn-winograd-adam":
+        assert chosen[:3] == ["winograd4", "winograd4", "im2col"]
     assert expected_losses[-1] < expected_losses[0]  # the run learned something worth comparing
     assert_close(np.array(losses), np.array(expected_losses), "float32", rtol=1e-4, what="losses")
     assert len(actual) == len(expected)
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        assert_close(a, e, "float32", rtol=1e-4, what=f"weight {i} {e.shape}")
+
+
+@pytest.mark.parametrize("algorithm", ["winograd2", "direct"])
+def test_trained_model_with_forced_algorithm(algorithm, monkeypatch):
+    """The algorithms the rule does not pick for these shapes, forced for every convolution
+    (FASTNN_CONV_ALGORITHM), train the Winograd CNN to the reference's parameters too."""
+    require("cpu")
+    from fastnn.kernels.cpu import conv as cpu_conv
+    expected, expected_losses = train("cnn-winograd-adam", "numpy")
+    monkeypatch.setattr(cpu_conv, "FORCED", algorithm)
+    actual, losses = train("cnn-winograd-adam", "cpu")
+    assert_close(np.array(losses), np.array(expected_losses), "float32", rtol=1e-4, what="losses")
     for i, (a, e) in enumerate(zip(actual, expected)):
         assert_close(a, e, "float32", rtol=1e-4, what=f"weight {i} {e.shape}")

@@ -191,11 +191,27 @@ def test_conv2d_forward_and_backward(geometry, bias, dtype):
     x = rand(rng, shape, dtype)
     w = rand(rng, (4, shape[1]) + kernel, dtype, 0.5)
     b = rand(rng, (4,), dtype) if bias else None
-    (y, cols), (y_ref, cols_ref) = both("conv2d_fwd", x, w, b, stride, pad)
+    (y, _, cols), (y_ref, _, cols_ref) = both("conv2d_fwd", x, w, b, stride, pad, None, 0.0)
     check(y, y_ref, dtype, what="y")
     check(cols, cols_ref, dtype, what="cols")
     gy = rand(rng, y_ref.shape, dtype)
-    got, want = both("conv2d_bwd", shape, w, cols_ref, gy, stride, pad, True, True, bias)
+    got, want = both("conv2d_bwd", shape, w, cols_ref, None, None, gy, stride, pad, None, 0.0, True, True, bias)
+    check(got, want, dtype, what="conv2d_bwd")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["relu", "elu", "tanh"])
+def test_conv2d_fused_activation(activation, dtype):
+    shape, kernel, stride, pad = GEOMETRIES[0]
+    rng = np.random.default_rng(6)
+    x = rand(rng, shape, dtype)
+    w = rand(rng, (4, shape[1]) + kernel, dtype, 0.5)
+    b = rand(rng, (4,), dtype)
+    (y, z, cols), (y_ref, z_ref, cols_ref) = both("conv2d_fwd", x, w, b, stride, pad, activation, 0.3)
+    check(y, y_ref, dtype, what="y")
+    gy = rand(rng, y_ref.shape, dtype)
+    got, want = both("conv2d_bwd", shape, w, cols_ref, z_ref, y_ref, gy, stride, pad, activation, 0.3,
+                     True, True, True)
     check(got, want, dtype, what="conv2d_bwd")
 
 
@@ -529,10 +545,11 @@ def test_gather_and_reduction_kernels_are_deterministic():
     rng = np.random.default_rng(17)
     x = rand(rng, (8, 16, 15, 15), "float32")
     w = rand(rng, (8, 16, 3, 3), "float32")
-    y, cols = gpu("conv2d_fwd")(dev(x), dev(w), None, (1, 1), (1, 1, 1, 1))
+    y, _, cols = gpu("conv2d_fwd")(dev(x), dev(w), None, (1, 1), (1, 1, 1, 1), None, 0.0)
     gy = dev(rand(rng, tuple(y.shape), "float32"))
-    first = host(gpu("conv2d_bwd")(x.shape, dev(w), cols, gy, (1, 1), (1, 1, 1, 1), True, True, True))
-    second = host(gpu("conv2d_bwd")(x.shape, dev(w), cols, gy, (1, 1), (1, 1, 1, 1), True, True, True))
+    args = (x.shape, dev(w), cols, None, None, gy, (1, 1), (1, 1, 1, 1), None, 0.0, True, True, True)
+    first = host(gpu("conv2d_bwd")(*args))
+    second = host(gpu("conv2d_bwd")(*args))
     for a, b in zip(first, second):
         assert np.array_equal(a, b)
     ones = dev(np.ones(16, "float32"))

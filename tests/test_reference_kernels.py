@@ -94,30 +94,49 @@ CONV_CONFIGS = [
 def test_conv2d_forward_and_backward_match_loops(x_shape, w_shape, stride, pad):
     r = rng(1)
     x, w, b = r.standard_normal(x_shape), r.standard_normal(w_shape), r.standard_normal(w_shape[0])
-    y, cols = conv.conv2d_fwd(x, w, b, stride, pad)
+    y, z, cols = conv.conv2d_fwd(x, w, b, stride, pad, None, 0.0)
+    assert z is None
     np.testing.assert_allclose(y, naive_conv2d(x, w, b, stride, pad), rtol=1e-12, atol=1e-12)
-    y_nobias, _ = conv.conv2d_fwd(x, w, None, stride, pad)
+    y_nobias, _, _ = conv.conv2d_fwd(x, w, None, stride, pad, None, 0.0)
     np.testing.assert_allclose(y_nobias, naive_conv2d(x, w, None, stride, pad), rtol=1e-12, atol=1e-12)
 
     gy = r.standard_normal(y.shape)
-    gx, gw, gb = conv.conv2d_bwd(x.shape, w, cols, gy, stride, pad, True, True, True)
+    gx, gw, gb = conv.conv2d_bwd(x.shape, w, cols, None, None, gy, stride, pad, None, 0.0, True, True, True)
     ex, ew, eb = naive_conv2d_bwd(x, w, gy, stride, pad)
     np.testing.assert_allclose(gx, ex, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gw, ew, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gb, eb, rtol=1e-12, atol=1e-12)
     assert gx.shape == x.shape and gw.shape == w.shape and gb.shape == (w.shape[0],)
 
-    none = conv.conv2d_bwd(x.shape, w, cols, gy, stride, pad, False, False, False)
+    none = conv.conv2d_bwd(x.shape, w, cols, None, None, gy, stride, pad, None, 0.0, False, False, False)
     assert none == (None, None, None)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus"])
+def test_conv2d_fused_activation_is_the_activation_of_the_convolution(activation):
+    """y = act(conv(x)); the gradient is that of the convolution at act'(z) * gy."""
+    r = rng(3)
+    x, w, b = r.standard_normal((2, 3, 6, 5)), r.standard_normal((4, 3, 3, 3)), r.standard_normal(4)
+    stride, pad, alpha = (1, 1), (1, 0, 2, 1), 0.2
+    z_want = naive_conv2d(x, w, b, stride, pad)
+    y_want = getattr(act, f"{activation}_fwd")(z_want, alpha)
+    y, z, cols = conv.conv2d_fwd(x, w, b, stride, pad, activation, alpha)
+    np.testing.assert_allclose(y, y_want, rtol=1e-12, atol=1e-12)
+    gy = r.standard_normal(y.shape)
+    gz = getattr(act, f"{activation}_bwd")(z_want, y_want, gy, alpha)
+    got = conv.conv2d_bwd(x.shape, w, cols, z, y, gy, stride, pad, activation, alpha, True, True, True)
+    for g, e in zip(got, naive_conv2d_bwd(x, w, gz, stride, pad)):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_float32_keeps_dtype():
     r = rng(2)
     x, w, b = (r.standard_normal(s).astype(np.float32) for s in ((2, 3, 5, 5), (2, 3, 3, 3), (2,)))
-    y, cols = conv.conv2d_fwd(x, w, b, (1, 1), (1, 1, 1, 1))
+    y, _, cols = conv.conv2d_fwd(x, w, b, (1, 1), (1, 1, 1, 1), None, 0.0)
     assert y.dtype == np.float32 and cols.dtype == np.float32
     np.testing.assert_allclose(y, naive_conv2d(x, w, b, (1, 1), (1, 1, 1, 1)), rtol=1e-5, atol=1e-5)
-    gx, gw, gb = conv.conv2d_bwd(x.shape, w, cols, np.ones_like(y), (1, 1), (1, 1, 1, 1), True, True, True)
+    gx, gw, gb = conv.conv2d_bwd(x.shape, w, cols, None, None, np.ones_like(y), (1, 1), (1, 1, 1, 1), None, 0.0,
+                                 True, True, True)
     assert gx.dtype == gw.dtype == gb.dtype == np.float32
 
 
@@ -833,7 +852,7 @@ def test_case_kernels_field_lists_the_kernels_that_run(case, monkeypatch):
     declared = set(case.kernels)
     assert called <= declared, f"{case.name} runs kernels it does not declare: {sorted(called - declared)}"
     implied = {"philox_uint32"} if "dropout_fwd" in called else set()
-    if "linear_fwd" in called:   # the fused activation runs inside linear_fwd/bwd
+    if called & {"linear_fwd", "conv2d_fwd"}:   # a fused activation runs inside linear/conv2d fwd/bwd
         implied |= {f"{a}_{d}" for a in contract.ACTIVATIONS for d in ("fwd", "bwd")}
     assert declared - called <= implied, f"{case.name} declares kernels that never run: {sorted(declared - called)}"
 

@@ -125,3 +125,17 @@ def test_info_reports_versions_threads_blas_and_cache(tmp_path):
     assert "BLAS:" in out and "architecture:" in out
     assert str(tmp_path) in out
     assert "backends available: numpy, cpu" in out
+
+
+def test_openblas_idle_wait_is_set_before_numpy_loads():
+    # Imported before NumPy, fastnn shortens OpenBLAS's idle spin; a value of the user's
+    # wins, and after NumPy it is too late (OpenBLAS read the variable), which info says.
+    code = ("import os, fastnn\nfrom fastnn import runtime\n"
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), '|', runtime.openblas_timeout())")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    run = lambda c, **e: subprocess.run([sys.executable, "-c", c], env=dict(env, **e), capture_output=True,  # noqa: E731
+                                        text=True, check=True).stdout.strip()
+    assert run(code) == f"{runtime.OPENBLAS_THREAD_TIMEOUT} | {runtime.OPENBLAS_THREAD_TIMEOUT} (set by fastnn)"
+    assert run(code, OPENBLAS_THREAD_TIMEOUT="9") == "9 | 9 (set before fastnn)"
+    late = run("import numpy\n" + code)
+    assert late.startswith("None | OpenBLAS's default: NumPy was imported before fastnn")

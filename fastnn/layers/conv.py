@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..ops import activations
 from ..ops.checks import pair
 from ..ops.conv import conv2d, output_size, resolve_padding
 from .base import InputSpec, Layer
@@ -71,8 +70,8 @@ class Conv2D(Layer):
         self.input_spec = InputSpec(ndim=3, axes={0: channels})
 
     def call(self, x):
-        y = conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding)
-        return activations.get(self.activation)(y) if self.activation is not None else y
+        return conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
+                      activation=self.activation)
 
     def compute_output_shape(self, input_shape):
         return (self.filters,) + spatial_output(input_shape[1:], self.kernel_size, self.strides, self.padding)

@@ -1,6 +1,10 @@
-"""2-D convolution (NCHW, cross-correlation) through im2col + GEMM.
+"""2-D convolution (NCHW, cross-correlation) with a fused bias and activation.
 
-y[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] x_pad[n, c, i s_h + p, j s_w + q]
+z[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] x_pad[n, c, i s_h + p, j s_w + q],  y = act(z)
+Gradients: dz = act'(z) dy; dw, db and dx are those of the convolution at dz. How a
+backend computes it (im2col + GEMM on the reference; Winograd, direct or im2col kernels
+on cpu, chosen per shape) is the backend's business: the kernels return their own
+record of x for the backward pass.
 Output size: OH = (H + pad_top + pad_bottom - kh) // s_h + 1 (likewise OW).
 Padding: an int, a pair (rows, cols), a 4-tuple (top, bottom, left, right),
 "valid" (none) or "same" (TensorFlow's rule: OH = ceil(H / s_h), the extra row
@@ -12,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function
+from ..kernels.contract import ACTIVATIONS
+from . import activations
 from .checks import pair, require_float, require_ndim
 
 
@@ -56,7 +62,7 @@ def check_output_size(op, x_shape, kernel, stride, pad):
 class Conv2D(Function):
     grads_are_fresh = True  # the kernels allocate gx, gw and gb
 
-    def forward(self, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0)):
+    def forward(self, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), activation=None, alpha=0.0):
         require_float("conv2d", x=x, weight=w, bias=b)
         require_ndim("conv2d", "x", x, 4)
         require_ndim("conv2d", "weight", w, 4)
@@ -67,17 +73,24 @@ class Conv2D(Function):
             raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {tuple(b.shape)}")
         check_output_size("conv2d", x.shape, w.shape[2:], stride, pad)
         self.x_shape, self.w, self.stride, self.pad = x.shape, w, stride, pad
-        y, self.cols = self.k.conv2d_fwd(x, w, b, stride, pad)
+        self.activation, self.alpha = activation, alpha
+        y, self.z, self.saved = self.k.conv2d_fwd(x, w, b, stride, pad, activation, alpha)
+        self.y = y if activation is not None else None   # the activation's gradient may read y
         return y
 
     def backward(self, g):
         need_x, need_w, need_b = self.needs_input_grad[:3]
-        return self.k.conv2d_bwd(self.x_shape, self.w, self.cols, g, self.stride, self.pad,
-                                 need_x, need_w, need_b)
+        return self.k.conv2d_bwd(self.x_shape, self.w, self.saved, self.z, self.y, g, self.stride, self.pad,
+                                 self.activation, self.alpha, need_x, need_w, need_b)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """2-D convolution of x (N, C, H, W) with weight (C_out, C, kh, kw)."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, activation=None):
+    """2-D convolution of x (N, C, H, W) with weight (C_out, C, kh, kw), then ``activation``.
+
+    ``activation`` may be any name of ``fastnn.ops.activations`` or a callable; the
+    element-wise ones are fused into the convolution's kernels (bias and activation in
+    the pass that writes y, the activation's gradient in the first backward pass).
+    """
     stride = pair(stride, "conv2d: stride")
     if min(stride) < 1:
         raise ValueError(f"conv2d: stride must be positive, got {stride}")
@@ -85,4 +98,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         require_ndim("conv2d", "x", x, 4)
         require_ndim("conv2d", "weight", weight, 4)
     pad = resolve_padding(padding, weight.shape[2:], stride, x.shape[2:])
-    return Conv2D.apply(x, weight, bias, stride=stride, pad=pad)
+    if activation is None or (isinstance(activation, str) and activation in ACTIVATIONS):
+        alpha = activations.DEFAULT_ALPHA.get(activation, 0.0)
+        y = Conv2D.apply(x, weight, bias, stride=stride, pad=pad, activation=activation, alpha=alpha)
+        if activation == "sigmoid":
+            # As in linear: a loss may ask for the logits of a final sigmoid, recomputed on request.
+            activations.remember_pre_activation(
+                y, "sigmoid", lambda: Conv2D.apply(x, weight, bias, stride=stride, pad=pad))
+        return y
+    post = activations.get(activation)
+    return post(Conv2D.apply(x, weight, bias, stride=stride, pad=pad))

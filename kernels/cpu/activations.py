@@ -49,6 +49,7 @@ from numba import types
 from numba.extending import intrinsic, overload
 
 from ._jit import FASTMATH, dual, jit, prange
+from ._windows import U
 
 #: activation name -> tag (see the module docstring). ``None`` (identity) is the empty tuple.
 TAG = {None: (), "relu": (0,), "sigmoid": (0,) * 2, "tanh": (0,) * 3, "leaky_relu": (0,) * 4,
@@ -268,6 +269,31 @@ def act_bwd_one(tag, x, y, gy, alpha):
     if code == _ELU:
         return gy if x > 0 else gy * alpha * vexp(min(float(x), 0.0))
     return gy * act_grad(tag, x, y, alpha)
+
+
+@jit
+def epilogue_run(src, s0, bias, y, z, d0, count, tag, alpha, keep_z):
+    """The fused epilogue over one contiguous run: v = src[s0 + j] + bias, z[d0 + j] = v
+    (when keep_z), y[d0 + j] = act(v), for j < count. src may be y itself (in place)."""
+    s, d = U(s0), U(d0)
+    for j in range(U(count)):
+        val = src[s + j] + bias
+        if keep_z:
+            z[d + j] = val
+        y[d + j] = act_fwd(tag, val, alpha)
+
+
+@jit
+def grad_run(gy, zz, y, s0, gz, d0, count, tag, alpha):
+    """gz[d0 + j] = act'(z) gy at s0 + j for j < count (zz: z, or y where the gradient
+    reads the output); returns the run's sum, for the bias gradient."""
+    s, d = U(s0), U(d0)
+    total = 0.0
+    for j in range(U(count)):
+        v = act_bwd_one(tag, zz[s + j], y[s + j], gy[s + j], alpha)
+        gz[d + j] = v
+        total += v
+    return total
 
 
 # -- kernels ----------------------------------------------------------------------------------

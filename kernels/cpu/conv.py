@@ -1,6 +1,11 @@
-"""Convolution kernels via im2col + BLAS GEMM (Numba cpu backend).
+"""Convolution kernels (Numba cpu backend): im2col + BLAS GEMM here, Winograd in
+winograd.py, a direct kernel in conv_direct.py, and the rule that picks one per shape
+(:func:`choose_algorithm`; ``FASTNN_CONV_ALGORITHM`` forces one).
 
-Same semantics as ``kernels/reference/conv.py``. For x: (N, C, H, W), w: (F, C, kh, kw),
+Same semantics as ``kernels/reference/conv.py``, bias and activation fused:
+z = conv(x, w) + b, y = act(z) in the pass that writes y; dz = act'(z) * gy in the
+first backward pass, which also sums the bias gradient. tanh and softplus run as
+their own (NumPy SIMD) kernels after and before the fused identity instead. For x: (N, C, H, W), w: (F, C, kh, kw),
 stride (sh, sw), pad (pt, pb, pl, pr), K = C*kh*kw, P = OH*OW:
     OH = (H + pt + pb - kh) // sh + 1,   OW = (W + pl + pr - kw) // sw + 1
     cols[n, (c, p, q), (i, j)] = xpad[n, c, i*sh + p, j*sw + q]
@@ -10,7 +15,7 @@ Backward:
     gcols[n] = W2^T @ gy[n],   gx = col2im(gcols)  (sum of every column entry back
                                                      onto the input cell it came from)
 
-Two memory layouts of the same cols values, chosen per shape by ``conv2d_fwd``
+Two memory layouts of the same cols values, chosen per shape by ``_im2col_fwd``
 (measured in bench/choose_cpu_conv.py; figures in the comments of ``_use_wide``):
 
 * "batched": cols is C-contiguous (N, K, P), and the GEMMs are one BLAS call per image
@@ -26,7 +31,7 @@ Two memory layouts of the same cols values, chosen per shape by ``conv2d_fwd``
   small for BLAS to run well; one big GEMM does not have that problem.
 
 ``conv2d_bwd`` recognises the layout from the strides of ``cols``, so it also accepts
-a C-contiguous (N, K, P) cols from ``im2col`` or another backend.
+a C-contiguous (N, K, P) cols from ``im2col`` or the reference backend (as ``saved``).
 
 Every Numba kernel is parallel over (image, channel) planes or over rows that no other
 iteration writes: col2im accumulates each input plane serially inside its own
@@ -34,10 +39,16 @@ iteration (no scatter races). GEMMs run in the Python wrapper through NumPy's BL
 never inside a parallel region (the two thread pools must not nest).
 """
 
+import os
+
 import numpy as np
 
+from ..contract import GRAD_FROM_OUTPUT
+from . import _workspace, conv_direct, winograd
+from . import activations as _act
 from ._jit import dual, jit, prange
 from ._windows import U, geometry, span
+from .activations import TAG, act_bwd_one, epilogue_run, grad_run
 
 
 # ----------------------------------------------------------------------------- im2col / col2im
@@ -151,50 +162,54 @@ def col2im(cols, x_shape, kernel, stride, pad):
     return _col2im_flat(cols.reshape(-1), k * p, p, x_shape, kernel, stride, pad, cols.dtype)
 
 
-# ----------------------------------------------------------------------------- bias / transpose passes
+# ----------------------------------------------------------------------------- epilogues / transpose passes
 
 
 @dual
-def _add_bias(y, b, rows, f, p):
-    # y (N*F, P) in place: y[n, f, :] += b[f]  (the one pass the batched layout adds).
+def _bias_act(y, z, b, tag, alpha, rows, f, p, has_bias, keep_z):
+    # y (N*F, P) in place: z = y + b[f], y = act(z) (the one pass the batched layout adds).
     for r in prange(rows):
-        bf = b[r % f]
-        base = r * p
-        for k in range(p):
-            y[base + k] += bf
+        bf = b[r % f] if has_bias else b[0] * 0
+        epilogue_run(y, r * p, bf, y, z, r * p, p, tag, alpha, keep_z)
 
 
 @dual
-def _unwide_bias(yw, b, y, n, f, p, has_bias):
-    # y[n, f, :] = yw[f, n, :] + b[f]: the NCHW transpose of the wide GEMM output,
-    # with the bias added on the way (no separate bias pass, no extra temporary).
+def _unwide_bias_act(yw, b, y, z, tag, alpha, n, f, p, has_bias, keep_z):
+    # y[n, f, :] = act(yw[f, n, :] + b[f]): the NCHW transpose of the wide GEMM output,
+    # with the bias and activation on the way (no separate pass, no extra temporary).
     for r in prange(n * f):
         i = r // f
         ff = r - i * f
-        bf = b[ff] if has_bias else 0
-        src = (ff * n + i) * p
-        dst = r * p
-        for k in range(p):
-            y[dst + k] = yw[src + k] + bf
+        bf = b[ff] if has_bias else b[0] * 0
+        epilogue_run(yw, (ff * n + i) * p, bf, y, z, r * p, p, tag, alpha, keep_z)
 
 
 @dual
-def _wide_gy_t(gy, gyt, partial, n, f, p, need_gb):
-    # gyt[i*P + k, f] = gy[i, f, k]: gy with the batch and positions as rows, the layout
-    # in which the weight gradient cols @ gyt is one well-shaped GEMM (K x NP times NP x F:
-    # measured 1.9 ms against 2.8 ms for gyw @ cols^T with NP as the inner dimension, on
-    # the CNN's second convolution). Parallel over images; each image's bias-gradient
-    # sums go to its own row of ``partial`` (float64), added up by the caller.
+def _wide_gy_t(gy, zz, y, gyt, partial, tag, alpha, n, f, p, need_gb):
+    # gyt[i*P + k, f] = act'(z) gy[i, f, k]: the gradient at the pre-activation with the
+    # batch and positions as rows, the layout in which the weight gradient cols @ gyt is
+    # one well-shaped GEMM (K x NP times NP x F: measured 1.9 ms against 2.8 ms for
+    # gyw @ cols^T with NP as the inner dimension, on the CNN's second convolution).
+    # Parallel over images; each image's bias-gradient sums go to its own row of
+    # ``partial`` (float64), added up by the caller.
     for i in prange(n):
         for ff in range(f):
-            src = (i * f + ff) * p
+            src = U((i * f + ff) * p)
             s = 0.0
-            for k in range(p):
-                v = gy[src + k]
-                gyt[(i * p + k) * f + ff] = v
+            for k in range(U(p)):
+                v = act_bwd_one(tag, zz[src + k], y[src + k], gy[src + k], alpha)
+                gyt[(U(i * p) + k) * U(f) + U(ff)] = v
                 s += v
             if need_gb:
                 partial[i, ff] = s
+
+
+@dual
+def _grad_planes(gy, zz, y, gz, partial, tag, alpha, n, f, p):
+    # gz = act'(z) gy and partial[n, f] = the plane's sum (the batched layout's first pass).
+    for r in prange(n * f):
+        i = r // f
+        partial[i, r - i * f] = grad_run(gy, zz, y, r * p, gz, r * p, p, tag, alpha)
 
 
 @dual
@@ -211,7 +226,7 @@ def _sum_bias_grad(gy, gb, n, f, p):
         gb[ff] = acc
 
 
-# ----------------------------------------------------------------------------- layout choice
+# ----------------------------------------------------------------------------- im2col + GEMM
 
 
 def _use_wide(n, f, k, p, identity):
@@ -223,51 +238,63 @@ def _use_wide(n, f, k, p, identity):
         64x1x28x28  -> 32 (P=784):   wide 7.8,  batched 4.1   (reference 5.5)
         32x64x32x32 -> 64 (P=1024):  wide 77.7, batched 90.2 (min 73.4 vs 72.5: a tie)
         32x256x28x28, 1x1 (P=784):   wide 38.3, batched 28.6  (batched skips the copy)
+    and with the fused ReLU (bench/RESULTS.md, "im2col layouts"): the first layers
+    1->32 3x3 and 5x5 on 28x28 and 3->32 3x3 on 32x32 (K = 9, 25, 27) run 10-40% faster
+    batched, 3->32 5x5 on 32x32 (K = 75, P = 1024) 30% faster wide.
     Per-image GEMMs lose when an image has few output positions (small matrices, a
-    fixed cost per BLAS call); otherwise the batched layout saves the transpose passes.
+    fixed cost per BLAS call) or when K is long enough for the wide GEMM to pay for its
+    transposes; otherwise the batched layout saves the transpose passes.
     """
-    return n > 1 and p < _WIDE_MAX_P and not identity
+    return n > 1 and not identity and (p < _WIDE_MAX_P or k >= _WIDE_MIN_K)
 
 
 #: Output positions per image below which the wide layout is used (see _use_wide).
 _WIDE_MAX_P = 512
+#: Window length K = C*kh*kw from which the wide layout is used at any P.
+_WIDE_MIN_K = 64
 
 
-def conv2d_fwd(x, w, b, stride, pad):
+def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
     n = x.shape[0]
     f, c, kh, kw = w.shape
     _, _, _, _, _, _, _, _, _, _, oh, ow = geometry(x.shape, (kh, kw), stride, pad)
     k, p = c * kh * kw, oh * ow
     w2 = w.reshape(f, k)
+    bias = np.zeros(1, dtype=x.dtype) if b is None else b
     identity = (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pad)
     if _use_wide(n, f, k, p, identity):
         store = _fill_cols(x, (kh, kw), stride, pad, wide=True)  # (K, N, P)
         yw = w2 @ store.reshape(k, n * p)  # (F, N*P), one GEMM for the batch
         y = np.empty((n, f, oh, ow), dtype=x.dtype)
-        _unwide_bias(y.size, yw.reshape(-1), np.empty(1, dtype=x.dtype) if b is None else b, y.reshape(-1), n, f, p, b is not None)
-        return y, store.transpose(1, 0, 2)
+        z = np.empty_like(y) if keep_z else y
+        _unwide_bias_act(y.size, yw.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha, n, f, p,
+                         b is not None, keep_z)
+        return y, (z if keep_z else None), store.transpose(1, 0, 2)
     if identity:
         cols = x.reshape(n, c, p)  # a 1x1 convolution's cols are the input itself: no copy
     else:
         cols = _fill_cols(x, (kh, kw), stride, pad, wide=False)
     y = np.matmul(w2, cols)  # (N, F, P), one BLAS GEMM per image
-    if b is not None:
-        _add_bias(y.size, y.reshape(-1), b, n * f, f, p)
-    return y.reshape(n, f, oh, ow), cols
+    z = np.empty_like(y) if keep_z else y
+    if b is not None or tag != ():
+        _bias_act(y.size, y.reshape(-1), z.reshape(-1), bias, tag, alpha, n * f, f, p, b is not None, keep_z)
+    return y.reshape(n, f, oh, ow), (z.reshape(n, f, oh, ow) if keep_z else None), cols
 
 
-def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
+def _im2col_bwd(x_shape, w, cols, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw, need_gb):
     n, f, oh, ow = gy.shape
     k, p = cols.shape[1], cols.shape[2]
     w2 = w.reshape(f, k)
     kernel = w.shape[2:]
     gx = gw = gb = None
+    zz, yy = (y if z is None else z), y
     store = cols.transpose(1, 0, 2)
     if n > 1 and store.flags.c_contiguous and not cols.flags.c_contiguous:  # wide layout (K, N, P)
-        if need_gw or need_gx:
+        if need_gw or need_gx or tag != ():
             gyt = np.empty((n * p, f), dtype=gy.dtype)
             partial = np.zeros((n, f) if need_gb else (1, 1), dtype=np.float64)
-            _wide_gy_t(gy.size, gy.reshape(-1), gyt.reshape(-1), partial, n, f, p, need_gb)
+            _wide_gy_t(gy.size, gy.reshape(-1), zz.reshape(-1), yy.reshape(-1), gyt.reshape(-1), partial, tag, alpha,
+                       n, f, p, need_gb)
             if need_gb:
                 gb = partial.sum(axis=0).astype(gy.dtype)
             if need_gw:
@@ -279,10 +306,19 @@ def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
             gb = np.empty(f, dtype=gy.dtype)
             _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
         return gx, gw, gb
-    gy3 = gy.reshape(n, f, p)
-    if need_gb:
-        gb = np.empty(f, dtype=gy.dtype)
-        _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
+    if tag != ():
+        gz = np.empty_like(gy)
+        partial = np.zeros((n, f), dtype=np.float64)
+        _grad_planes(gy.size, gy.reshape(-1), zz.reshape(-1), yy.reshape(-1), gz.reshape(-1), partial, tag, alpha,
+                     n, f, p)
+        if need_gb:
+            gb = partial.sum(axis=0).astype(gy.dtype)
+    else:
+        gz = gy
+        if need_gb:
+            gb = np.empty(f, dtype=gy.dtype)
+            _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
+    gy3 = gz.reshape(n, f, p)
     if need_gw:
         # sum_n gy[n] @ cols[n]^T: one BLAS call per image accumulating into gw.
         acc = np.empty((f, k), dtype=gy.dtype)
@@ -296,3 +332,137 @@ def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
         gcols = np.matmul(w2.T, gy3)  # (N, K, P)
         gx = _col2im_flat(gcols.reshape(-1), k * p, p, x_shape, kernel, stride, pad, gy.dtype)
     return gx, gw, gb
+
+
+# ----------------------------------------------------------------------------- the algorithm
+
+
+ALGORITHMS = ("im2col", "winograd2", "winograd4", "direct")
+
+#: An algorithm forced for debugging (``FASTNN_CONV_ALGORITHM``, or set this attribute);
+#: None or "auto": the rule of :func:`choose_algorithm`. A forced algorithm applies where
+#: it can run (Winograd: 3x3 kernels at stride 1); elsewhere the rule decides.
+FORCED = None
+
+
+def _forced_from_environment():
+    value = os.environ.get("FASTNN_CONV_ALGORITHM", "auto").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value not in ALGORITHMS:
+        raise ValueError(f"FASTNN_CONV_ALGORITHM must be 'auto' or one of {', '.join(ALGORITHMS)}, got {value!r}")
+    return value
+
+
+FORCED = _forced_from_environment()
+
+
+def winograd_applies(w_shape, stride):
+    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+
+
+def choose_algorithm(x_shape, w_shape, stride, pad):
+    """The algorithm for one convolution shape: the one place this is decided.
+
+    The rule picks what trains fastest, forward + backward (bench/choose_cpu_conv.py conv,
+    float32, ReLU fused, ms per step, median of interleaved rounds; Intel Xeon, 2 cores,
+    AVX-512, OpenBLAS 0.3.31; the full table is in bench/RESULTS.md):
+
+        shape (N x C x H x W -> F, 3x3)   im2col  winograd4  winograd2  direct
+        32x64x32x32 -> 64                  101      52.5       81.6     205
+        32x32x32x32 -> 32                  37.6     26.6       35.4     52.8
+        16x128x16x16 -> 128                24.9     18.9       24.5     114
+        32x64x16x16 -> 64                  18.8     13.9       18.1     58.4
+        32x64x8x8 -> 64                    5.95     5.03       6.72     25.1
+        16x16x32x32 -> 16                  6.11     5.95       8.05     7.53
+        64x32x14x14 -> 64 (OH 14)          17.4     18.2       21.8     47.1
+        128x32x13x13 -> 64 valid (OH 11)   18.0     23.9       28.6     66.0
+        32x8x16x16 -> 16                   2.14     2.36       2.94     2.52
+        64x1x28x28 -> 32 (first layer)     3.70     19.3       25.7     4.16
+        64x3x32x32 -> 32 5x5 (first)       12.6     -          -        20.5
+
+    * F(4x4, 3x3) wins wherever its 4x4 output tiles cover the output with little waste
+      (14x14 in 16x16 tiles and 11x11 in 12x12 lose to im2col) and there are channels
+      enough for its channel-innermost transforms (C = 8 loses, C = 16 ties).
+    * F(2x2, 3x3) never wins a training step: it does 2.25x fewer multiplications to
+      F(4, 3)'s 4x, for transforms that cost about as much. It stays for debugging.
+    * The direct kernel wins the forward pass of first layers (1.5 against 2.0 ms for
+      1->32 3x3 on 28x28) but loses the step: its filter gradient is a dot product per
+      tap, where im2col's is one GEMM. It also stays for debugging.
+    """
+    forced = FORCED
+    if forced is not None and (forced not in ("winograd2", "winograd4") or winograd_applies(w_shape, stride)):
+        return forced
+    n, c, h, w = x_shape
+    if winograd_applies(w_shape, stride) and c >= WINOGRAD_MIN_CHANNELS and n * c >= WINOGRAD_MIN_BATCH_CHANNELS:
+        oh, ow = h + pad[0] + pad[1] - 2, w + pad[2] + pad[3] - 2
+        th, tw = winograd.tiles(oh, ow, 4)
+        if oh * ow >= WINOGRAD4_MIN_TILE_USE * (16 * th * tw):
+            return "winograd4"
+    return "im2col"
+
+
+#: Input channels from which Winograd's transforms pay (see choose_algorithm).
+WINOGRAD_MIN_CHANNELS = 16
+#: N * C below which Winograd's channel-innermost transforms are too short to pay.
+WINOGRAD_MIN_BATCH_CHANNELS = 64
+#: Share of the 4x4-tiled output area that must be real output for F(4x4, 3x3): measured
+#: losing at 0.77 and 0.84, winning at 1.0 (see choose_algorithm).
+WINOGRAD4_MIN_TILE_USE = 0.9
+
+
+# ----------------------------------------------------------------------------- the kernels
+
+# tanh and softplus run as their own kernels (NumPy's SIMD ufuncs, see activations.py and
+# linear.py) after an identity epilogue; every other activation is fused into the
+# epilogue and into the first pass of the backward one.
+_SEPARATE = {"tanh": (_act.tanh_fwd, _act.tanh_bwd), "softplus": (_act.softplus_fwd, _act.softplus_bwd)}
+
+
+class _Saved:
+    """conv2d_fwd's record for conv2d_bwd: the algorithm and what it kept."""
+
+    __slots__ = ("algorithm", "data")
+
+    def __init__(self, algorithm, data):
+        self.algorithm, self.data = algorithm, data
+
+
+def conv2d_fwd(x, w, b, stride, pad, activation, alpha):
+    algorithm = choose_algorithm(x.shape, w.shape, stride, pad)
+    separate = _SEPARATE.get(activation)
+    fused = None if separate else activation
+    tag, alpha = TAG[fused], float(alpha)
+    keep_z = fused is not None and fused not in GRAD_FROM_OUTPUT
+    if algorithm == "direct":
+        y, z, data = conv_direct.forward(x, w, b, stride, pad, tag, alpha, keep_z)
+    elif algorithm == "im2col":
+        y, z, data = _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z)
+    else:
+        y, z, data = winograd.forward(x, w, b, pad, tag, alpha, keep_z, int(algorithm[-1]), _workspace.scratch,
+                                         _workspace.recycled)
+    if separate:
+        y = separate[0](y, alpha)
+    return y, z, _Saved(algorithm, data)
+
+
+def conv2d_bwd(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need_gx, need_gw, need_gb):
+    if not (need_gx or need_gw or need_gb):
+        return None, None, None
+    separate = _SEPARATE.get(activation)
+    if separate:
+        gy = separate[1](None, y, gy, alpha)
+        activation, y = None, None
+    tag, alpha = TAG[activation], float(alpha)
+    if y is None:
+        y = gy                               # no activation: the kernels never read y
+    if not isinstance(saved, _Saved):       # cols from im2col or another backend's reference run
+        saved = _Saved("im2col", saved)
+    algorithm, data = saved.algorithm, saved.data
+    if algorithm == "direct":
+        return conv_direct.backward(x_shape, w, data, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw, need_gb,
+                                    _workspace.scratch)
+    if algorithm == "im2col":
+        return _im2col_bwd(x_shape, w, data, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw, need_gb)
+    return winograd.backward(x_shape, data, z, y, gy, pad, tag, alpha, need_gx, need_gw, need_gb, _workspace.scratch,
+                             _workspace.recycled)

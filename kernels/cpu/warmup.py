@@ -44,15 +44,27 @@ def _calls(dtype):
     img, wk, bk = arr(2, 3, 6, 5), arr(4, 3, 3, 3), arr(4)
     stride, pad = (1, 1), (1, 1, 1, 1)
 
-    def conv(x, w, bias, stride, pad):
-        y, cols = k("conv2d_fwd")(x, w, bias, stride, pad)
-        k("conv2d_bwd")(x.shape, w, cols, np.ones_like(y), stride, pad, True, True, bias is not None)
+    def conv(x, w, bias, stride, pad, act):
+        y, z, saved = k("conv2d_fwd")(x, w, bias, stride, pad, act, 0.1)
+        k("conv2d_bwd")(x.shape, w, saved, z, y, np.ones_like(y), stride, pad, act, 0.1, True, True, bias is not None)
         kernel = w.shape[2:]
         k("col2im")(k("im2col")(x, kernel, stride, pad), x.shape, kernel, stride, pad)
-    # the wide layout (a batch of small images), the batched one (one image), a 1x1 kernel
-    for x, w in ((img, wk), (img[:1].copy(), wk), (img, arr(4, 3, 1, 1))):
-        for bias in (bk, None):
-            yield "conv2d", lambda x=x, w=w, bias=bias: conv(x, w, bias, stride, pad if w.shape[2] > 1 else (0, 0, 0, 0))
+
+    def convs(act):
+        from . import conv as cpu_conv
+
+        saved = cpu_conv.FORCED
+        try:
+            for algorithm in cpu_conv.ALGORITHMS:
+                cpu_conv.FORCED = algorithm
+                # the wide layout (a batch of small images), the batched one (one image), a 1x1 kernel
+                for x, w in ((img, wk), (img[:1].copy(), wk), (img, arr(4, 3, 1, 1))):
+                    for bias in (bk, None):
+                        conv(x, w, bias, stride, pad if w.shape[2] > 1 else (0, 0, 0, 0), act)
+        finally:
+            cpu_conv.FORCED = saved
+    for act in (None, *ACTIVATIONS):
+        yield "conv2d", lambda act=act: convs(act)
 
     def pools():
         for window, step, pad in (((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1))):

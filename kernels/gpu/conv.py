@@ -4,11 +4,14 @@ im2col and col2im are gather kernels (conv.cu): one thread per output element, n
 atomics. The GEMMs are strided-batched cuBLAS calls (_blas.py; transposes as operation flags, no copies); the bias is added
 by one elementwise launch; its gradient is a deterministic two-launch channel sum.
 A 1x1 convolution with stride 1 and no padding skips im2col (cols is x itself).
+A fused activation runs as the activation's own elementwise kernel after the bias
+(activations.py), and its gradient before the GEMMs of the backward pass.
 """
 
 from ._lazy import cupy
 
-from . import sources
+from ..contract import GRAD_FROM_OUTPUT
+from . import activations, sources
 from ._blas import gemm, gemm_batched
 from ._rt import cu, elementwise, launch, ones
 from .batchnorm import channel_sum
@@ -54,7 +57,7 @@ def _pointwise(kernel, stride, pad):
     return tuple(kernel) == (1, 1) and tuple(stride) == (1, 1) and not any(pad)
 
 
-def conv2d_fwd(x, w, b, stride, pad):
+def conv2d_fwd(x, w, b, stride, pad, activation, alpha):
     f = w.shape[0]
     n, c, h, wd, kh, kw, oh, ow = _geometry(x.shape, w.shape[2:], stride, pad)
     if _pointwise((kh, kw), stride, pad):
@@ -70,11 +73,18 @@ def conv2d_fwd(x, w, b, stride, pad):
             elementwise("fastnn_bias_channel", y.dtype)(y.size, b, f, lmagic, lshift, cmagic, cshift, y)
         else:
             y += b[:, None]
-    return y.reshape(n, f, oh, ow), cols
+    z = y.reshape(n, f, oh, ow)
+    if activation is None:
+        return z, None, cols
+    out = getattr(activations, f"{activation}_fwd")(z, alpha)
+    return out, (None if activation in GRAD_FROM_OUTPUT else z), cols
 
 
-def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
+def conv2d_bwd(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need_gx, need_gw, need_gb):
     n, f, oh, ow = gy.shape
+    cols = saved                     # this backend's record of x is its im2col matrix
+    if activation is not None:
+        gy = getattr(activations, f"{activation}_bwd")(z, y, gy, alpha)
     gy2 = gy.reshape(n, f, oh * ow)
     w2 = w.reshape(f, -1)
     k, L = cols.shape[1], cols.shape[2]

@@ -7,10 +7,18 @@ im2col lays out cols[n, (c, p, q), (i, j)] = xpad[n, c, i*sh + p, j*sw + q], so
 y[n] = W2 @ cols[n] with W2 = w.reshape(F, C*kh*kw). Backward:
     dW2 = sum_n dy[n] @ cols[n]^T,   db = sum_{n,i,j} dy,   dcols[n] = W2^T @ dy[n]
 and col2im sums dcols back onto the input positions each column came from.
+
+With a fused activation (the contract's ``activation``/``alpha``, as in linear_fwd):
+    z = conv(x, w) + b,   y = act(z),   dz = act'(z) * dy
+and the backward formulas above take dz in place of dy. ``saved`` is what the backward
+pass needs of x; here it is cols (a compiled backend keeps its own record).
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from ..contract import GRAD_FROM_OUTPUT
+from .activations import BACKWARD, FORWARD
 
 
 def output_size(size, k, s, pad_lo, pad_hi):
@@ -68,7 +76,7 @@ def col2im(cols, x_shape, kernel, stride, pad):
     return np.ascontiguousarray(scatter_windows(contrib, x_shape, kernel, stride, pad))
 
 
-def conv2d_fwd(x, w, b, stride, pad):
+def conv2d_fwd(x, w, b, stride, pad, activation, alpha):
     n = x.shape[0]
     f, c, kh, kw = w.shape
     oh = output_size(x.shape[2], kh, stride[0], pad[0], pad[1])
@@ -77,14 +85,19 @@ def conv2d_fwd(x, w, b, stride, pad):
     y = np.matmul(w.reshape(f, -1), cols)  # (N, F, OH*OW)
     if b is not None:
         y += b[:, None]
-    return y.reshape(n, f, oh, ow), cols
+    z = y.reshape(n, f, oh, ow)
+    if activation is None:
+        return z, None, cols
+    return FORWARD[activation](z, alpha), (None if activation in GRAD_FROM_OUTPUT else z), cols
 
 
-def conv2d_bwd(x_shape, w, cols, gy, stride, pad, need_gx, need_gw, need_gb):
+def conv2d_bwd(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need_gx, need_gw, need_gb):
     n, f, oh, ow = gy.shape
+    if activation is not None:
+        gy = BACKWARD[activation](z, y, gy, alpha)
     gy2 = gy.reshape(n, f, oh * ow)
     w2 = w.reshape(f, -1)
-    gw = np.tensordot(gy2, cols, axes=([0, 2], [0, 2])).reshape(w.shape) if need_gw else None
+    gw = np.tensordot(gy2, saved, axes=([0, 2], [0, 2])).reshape(w.shape) if need_gw else None
     gb = gy2.sum(axis=(0, 2)) if need_gb else None
     gx = None
     if need_gx:
