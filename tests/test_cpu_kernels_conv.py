@@ -324,8 +324,10 @@ POOL_GEOMETRIES = [
     ((2, 3, 9, 7), (3, 3), (1, 1), (1, 1, 1, 1)),   # overlapping, stride 1, pad 1
     ((1, 2, 6, 7), (3, 3), (2, 2), (0, 1, 1, 0)),   # overlapping, stride 2, one-sided pad
     ((2, 2, 5, 5), (1, 1), (2, 2), (0, 0, 0, 0)),   # 1x1 subsampling
+    ((3, 2, 7, 9), (2, 2), (2, 2), (0, 0, 0, 0)),   # 2x2 with a row and a column left over
     ((8, 16, 28, 28), (2, 2), (2, 2), (0, 0, 0, 0)),  # parallel-sized, the CNN's pool
 ]
+
 
 
 def _pool_input(xs, dtype, key):

@@ -5,8 +5,9 @@ the Philox stream of (seed, offset); y = x * scale where kept, 0 where dropped, 
 scale = dtype(1 / (1 - rate)) (0 when rate >= 1: everything is dropped).
 Backward: dx = dy * scale where kept, else 0.
 
-The forward pass generates each Philox block (four words) and uses it at once on four
-elements, so the uint32 stream is never materialised; blocks run in parallel. The
+The forward pass generates the Philox words CHUNK blocks at a time into a 16 KB array
+(philox.philox_words, which vectorises) and uses them at once, so the stream is never
+materialised whole; chunks run in parallel. The
 threshold is an integer compared with the integer word (no float rounding), which is
 what makes the mask identical on every backend. Dropped elements are 0 even where x
 is NaN or inf, as in the reference (a select, not a multiplication by the mask).
@@ -16,12 +17,12 @@ import numpy as np
 
 from ._jit import dual, jit, prange
 from ..reference.dropout import keep_threshold, scale_for
-from .philox import key_of, philox_block
+from .philox import CHUNK, key_of, philox_words
 
 
 @jit
-def _apply(x, y, mask, k, u, threshold, scale):
-    keep = u >= threshold
+def _keep(x, y, mask, k, word, threshold, scale):
+    keep = np.uint64(word) >= threshold
     mask[k] = np.uint8(1) if keep else np.uint8(0)
     y[k] = x[k] * scale if keep else 0.0
 
@@ -29,21 +30,22 @@ def _apply(x, y, mask, k, u, threshold, scale):
 @dual
 def _dropout_fwd(x, y, mask, offset, k0, k1, threshold, scale):
     n = x.shape[0]
-    for b in prange((n + 3) // 4):
-        w0, w1, w2, w3 = philox_block(offset + np.uint64(b), k0, k1)
-        k = 4 * b
-        if k + 3 < n:
-            _apply(x, y, mask, k, w0, threshold, scale)
-            _apply(x, y, mask, k + 1, w1, threshold, scale)
-            _apply(x, y, mask, k + 2, w2, threshold, scale)
-            _apply(x, y, mask, k + 3, w3, threshold, scale)
-        else:
-            # The last, partial block: the words past n are not used.
-            _apply(x, y, mask, k, w0, threshold, scale)
-            if k + 1 < n:
-                _apply(x, y, mask, k + 1, w1, threshold, scale)
-            if k + 2 < n:
-                _apply(x, y, mask, k + 2, w2, threshold, scale)
+    blocks = (n + 3) // 4
+    for chunk in prange((blocks + CHUNK - 1) // CHUNK):
+        b0 = chunk * CHUNK
+        count = min(CHUNK, blocks - b0)
+        words = np.empty((4, CHUNK), dtype=np.uint32)
+        philox_words(words, offset + np.uint64(b0), count, k0, k1)
+        # Whole blocks without a bounds test (the loop vectorises); the last block's
+        # words past n are not used.
+        full = min(count, n // 4 - b0)
+        for i in range(full):
+            for j in range(4):
+                _keep(x, y, mask, 4 * (b0 + i) + j, words[j, i], threshold, scale)
+        for i in range(max(full, 0), count):
+            for j in range(4):
+                if 4 * (b0 + i) + j < n:
+                    _keep(x, y, mask, 4 * (b0 + i) + j, words[j, i], threshold, scale)
 
 
 @dual
