@@ -270,6 +270,40 @@ def test_conv2d_large(dtype, algorithm, monkeypatch):
     assert algorithm is None or seen == {algorithm}
 
 
+@pytest.mark.parametrize("algorithm,layout", [("im2col", "batched"), ("im2col", "wide"), ("winograd4", None),
+                                              ("direct", None)])
+def test_conv2d_buffers_reused_only_when_free(algorithm, layout, monkeypatch):
+    """Two forward passes of one shape alive at once (a layer applied twice in one graph),
+    then both backward passes, twice over: the kernels take y, z, cols and the gradients
+    from recycled buffers (kernels/cpu/_workspace.py), and none may overwrite an array
+    that a tensor or a saved record still holds, nor hand out one gradient twice."""
+    monkeypatch.setattr(cconv, "FORCED", algorithm)
+    if layout is not None:
+        monkeypatch.setattr(cconv, "_WIDE_MAX_P", 1 << 40 if layout == "wide" else 0)
+        monkeypatch.setattr(cconv, "_WIDE_MIN_K", 0 if layout == "wide" else 1 << 40)
+    xs, ws, pad = (3, 4, 9, 9), (5, 4, 3, 3), (1, 1, 1, 1)
+    inputs = [_conv_inputs(xs, ws, "float64", ("reuse", k), off_kink=True) for k in range(2)]
+    w, b = inputs[0][1], inputs[0][2]
+    expected = []
+    for x, _, _ in inputs:
+        y_ref, z_ref, cols_ref = rconv.conv2d_fwd(x, w, b, (1, 1), pad, "elu", 1.0)
+        gy = _normal(_rng("reuse-gy", len(expected)), y_ref.shape, "float64")
+        expected.append((y_ref, gy, rconv.conv2d_bwd(xs, w, cols_ref, z_ref, y_ref, gy, (1, 1), pad, "elu", 1.0,
+                                                     True, True, True)))
+    for _ in range(2):
+        forwards = [cconv.conv2d_fwd(x, w, b, (1, 1), pad, "elu", 1.0) for x, _, _ in inputs]
+        assert forwards[0][2].algorithm == algorithm
+        grads = []
+        for (y, z, saved), (y_ref, gy, _) in zip(forwards, expected):
+            assert_close(y, y_ref, "float64", what="y after the other forward pass")
+            grads.append(cconv.conv2d_bwd(xs, w, saved, z, y, gy, (1, 1), pad, "elu", 1.0, True, True, True))
+        for (y, _, _), got, (y_ref, _, exp) in zip(forwards, grads, expected):
+            assert_close(y, y_ref, "float64", what="y after both backward passes")
+            for name, g, e in zip(("gx", "gw", "gb"), got, exp):
+                assert_close(g, e, "float64", what=f"{name} after the other backward pass")
+        assert not np.shares_memory(grads[0][0], grads[1][0]), "one gx buffer handed out twice"
+
+
 @pytest.mark.parametrize("m", sorted(WINOGRAD_FLOAT32_ERROR))
 def test_winograd_float32_error_against_float64(m, monkeypatch):
     """F(m x m, 3x3) in float32 on a benchmark shape, against the float64 result: within the

@@ -137,10 +137,10 @@ def _fill_cols(x, kernel, stride, pad, wide):
     n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = geometry(x.shape, kernel, stride, pad)
     k, p = c * kh * kw, oh * ow
     if wide:
-        store = np.empty((k, n, p), dtype=x.dtype)
+        store = _workspace.recycled((k, n, p), x.dtype)
         sn, sr = p, n * p
     else:
-        store = np.empty((n, k, p), dtype=x.dtype)
+        store = _workspace.recycled((n, k, p), x.dtype)
         sn, sr = k * p, p
     _im2col(store.size, x.reshape(-1), store.reshape(-1), n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow)
     return store
@@ -148,7 +148,7 @@ def _fill_cols(x, kernel, stride, pad, wide):
 
 def _col2im_flat(cols_flat, sn, sr, x_shape, kernel, stride, pad, dtype):
     n, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow = geometry(x_shape, kernel, stride, pad)
-    gx = np.empty((n, c, h, w), dtype=dtype)
+    gx = _workspace.recycled((n, c, h, w), dtype)
     _col2im(cols_flat.size, cols_flat, gx.reshape(-1), n, c, h, w, sn, sr, kh, kw, sh, sw, pt, pl, oh, ow)
     return gx
 
@@ -264,9 +264,9 @@ def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
     identity = (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pad)
     if _use_wide(n, f, k, p, identity):
         store = _fill_cols(x, (kh, kw), stride, pad, wide=True)  # (K, N, P)
-        yw = w2 @ store.reshape(k, n * p)  # (F, N*P), one GEMM for the batch
-        y = np.empty((n, f, oh, ow), dtype=x.dtype)
-        z = np.empty_like(y) if keep_z else y
+        yw = np.matmul(w2, store.reshape(k, n * p), out=_workspace.scratch("conv_yw", (f, n * p), x.dtype))
+        y = _workspace.recycled((n, f, oh, ow), x.dtype)  # yw: (F, N*P), one GEMM for the batch
+        z = _workspace.recycled(y.shape, x.dtype) if keep_z else y
         _unwide_bias_act(y.size, yw.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha, n, f, p,
                          b is not None, keep_z)
         return y, (z if keep_z else None), store.transpose(1, 0, 2)
@@ -274,8 +274,8 @@ def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
         cols = x.reshape(n, c, p)  # a 1x1 convolution's cols are the input itself: no copy
     else:
         cols = _fill_cols(x, (kh, kw), stride, pad, wide=False)
-    y = np.matmul(w2, cols)  # (N, F, P), one BLAS GEMM per image
-    z = np.empty_like(y) if keep_z else y
+    y = np.matmul(w2, cols, out=_workspace.recycled((n, f, p), x.dtype))  # one BLAS GEMM per image
+    z = _workspace.recycled(y.shape, x.dtype) if keep_z else y
     if b is not None or tag != ():
         _bias_act(y.size, y.reshape(-1), z.reshape(-1), bias, tag, alpha, n * f, f, p, b is not None, keep_z)
     return y.reshape(n, f, oh, ow), (z.reshape(n, f, oh, ow) if keep_z else None), cols
@@ -291,7 +291,7 @@ def _im2col_bwd(x_shape, w, cols, z, y, gy, stride, pad, tag, alpha, need_gx, ne
     store = cols.transpose(1, 0, 2)
     if n > 1 and store.flags.c_contiguous and not cols.flags.c_contiguous:  # wide layout (K, N, P)
         if need_gw or need_gx or tag != ():
-            gyt = np.empty((n * p, f), dtype=gy.dtype)
+            gyt = _workspace.scratch("conv_gyt", (n * p, f), gy.dtype)
             partial = np.zeros((n, f) if need_gb else (1, 1), dtype=np.float64)
             _wide_gy_t(gy.size, gy.reshape(-1), zz.reshape(-1), yy.reshape(-1), gyt.reshape(-1), partial, tag, alpha,
                        n, f, p, need_gb)
@@ -300,14 +300,15 @@ def _im2col_bwd(x_shape, w, cols, z, y, gy, stride, pad, tag, alpha, need_gx, ne
             if need_gw:
                 gw = np.ascontiguousarray((store.reshape(k, n * p) @ gyt).T).reshape(w.shape)
             if need_gx:
-                gcols = w2.T @ gyt.T  # (K, N*P), C-contiguous: BLAS reads gyt transposed
+                # (K, N*P), C-contiguous: BLAS reads gyt transposed
+                gcols = np.matmul(w2.T, gyt.T, out=_workspace.scratch("conv_gcols", (k, n * p), gy.dtype))
                 gx = _col2im_flat(gcols.reshape(-1), p, n * p, x_shape, kernel, stride, pad, gy.dtype)
         elif need_gb:
             gb = np.empty(f, dtype=gy.dtype)
             _sum_bias_grad(gy.size, gy.reshape(-1), gb, n, f, p)
         return gx, gw, gb
     if tag != ():
-        gz = np.empty_like(gy)
+        gz = _workspace.scratch("conv_gz", gy.shape, gy.dtype)
         partial = np.zeros((n, f), dtype=np.float64)
         _grad_planes(gy.size, gy.reshape(-1), zz.reshape(-1), yy.reshape(-1), gz.reshape(-1), partial, tag, alpha,
                      n, f, p)
@@ -326,7 +327,7 @@ def _im2col_bwd(x_shape, w, cols, z, y, gy, stride, pad, tag, alpha, need_gx, ne
         # 28x28), 1.88 against 1.62 ms (3x3x3 on 32x32).
         gw = np.matmul(gy3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
     if need_gx:
-        gcols = np.matmul(w2.T, gy3)  # (N, K, P)
+        gcols = np.matmul(w2.T, gy3, out=_workspace.scratch("conv_gcols", (n, k, p), gy.dtype))
         gx = _col2im_flat(gcols.reshape(-1), k * p, p, x_shape, kernel, stride, pad, gy.dtype)
     return gx, gw, gb
 
