@@ -166,22 +166,23 @@ def col2im(cols, x_shape, kernel, stride, pad):
 
 
 @dual
-def _bias_act(y, z, b, tag, alpha, rows, f, p, has_bias, keep_z):
+def _bias_act(y, z, b, tag, alpha, rows, f, p, keep_z):
     # y (N*F, P) in place: z = y + b[f], y = act(z) (the one pass the batched layout adds).
+    # b always has F entries (zeros without a bias): a second flag tested per row kept
+    # LLVM from vectorising the run (0.62 against 0.19 ms on 64x32x28x28).
     for r in prange(rows):
-        bf = b[r % f] if has_bias else b[0] * 0
-        epilogue_run(y, r * p, bf, y, z, r * p, p, tag, alpha, keep_z)
+        epilogue_run(y, r * p, b[r % f], y, z, r * p, p, tag, alpha, keep_z)
 
 
 @dual
-def _unwide_bias_act(yw, b, y, z, tag, alpha, n, f, p, has_bias, keep_z):
+def _unwide_bias_act(yw, b, y, z, tag, alpha, n, f, p, keep_z):
     # y[n, f, :] = act(yw[f, n, :] + b[f]): the NCHW transpose of the wide GEMM output,
     # with the bias and activation on the way (no separate pass, no extra temporary).
+    # b has F entries, zeros without a bias (see _bias_act).
     for r in prange(n * f):
         i = r // f
         ff = r - i * f
-        bf = b[ff] if has_bias else b[0] * 0
-        epilogue_run(yw, (ff * n + i) * p, bf, y, z, r * p, p, tag, alpha, keep_z)
+        epilogue_run(yw, (ff * n + i) * p, b[ff], y, z, r * p, p, tag, alpha, keep_z)
 
 
 @dual
@@ -260,7 +261,7 @@ def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
     _, _, _, _, _, _, _, _, _, _, oh, ow = geometry(x.shape, (kh, kw), stride, pad)
     k, p = c * kh * kw, oh * ow
     w2 = w.reshape(f, k)
-    bias = np.zeros(1, dtype=x.dtype) if b is None else b
+    bias = np.zeros(f, dtype=x.dtype) if b is None else b
     identity = (kh, kw) == (1, 1) and tuple(stride) == (1, 1) and not any(pad)
     if _use_wide(n, f, k, p, identity):
         store = _fill_cols(x, (kh, kw), stride, pad, wide=True)  # (K, N, P)
@@ -268,7 +269,7 @@ def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
         y = _workspace.recycled((n, f, oh, ow), x.dtype)  # yw: (F, N*P), one GEMM for the batch
         z = _workspace.recycled(y.shape, x.dtype) if keep_z else y
         _unwide_bias_act(y.size, yw.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha, n, f, p,
-                         b is not None, keep_z)
+                         keep_z)
         return y, (z if keep_z else None), store.transpose(1, 0, 2)
     if identity:
         cols = x.reshape(n, c, p)  # a 1x1 convolution's cols are the input itself: no copy
@@ -277,7 +278,7 @@ def _im2col_fwd(x, w, b, stride, pad, tag, alpha, keep_z):
     y = np.matmul(w2, cols, out=_workspace.recycled((n, f, p), x.dtype))  # one BLAS GEMM per image
     z = _workspace.recycled(y.shape, x.dtype) if keep_z else y
     if b is not None or tag != ():
-        _bias_act(y.size, y.reshape(-1), z.reshape(-1), bias, tag, alpha, n * f, f, p, b is not None, keep_z)
+        _bias_act(y.size, y.reshape(-1), z.reshape(-1), bias, tag, alpha, n * f, f, p, keep_z)
     return y.reshape(n, f, oh, ow), (z.reshape(n, f, oh, ow) if keep_z else None), cols
 
 
