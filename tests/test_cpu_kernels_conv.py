@@ -168,6 +168,22 @@ def test_conv2d_direct(xs, ws, stride, pad, dtype, path, monkeypatch):
     _check_conv(xs, ws, stride, pad, dtype, "direct", None, monkeypatch)
 
 
+# First-layer shapes (C_in 1 and 3, stride 1, both twins by the path fixture), filter counts
+# that leave a remainder after the 4- and 2-filter dot blocks, kernel widths 3, 5 and 7.
+FIRST_LAYER_GEOMETRIES = [
+    ((9, 1, 28, 27), (7, 1, 3, 3), (1, 1), (1, 1, 1, 1)),
+    ((5, 3, 21, 20), (9, 3, 5, 5), (1, 1), (2, 1, 2, 2)),
+    ((4, 3, 17, 19), (6, 3, 7, 7), (1, 1), (3, 3, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("xs,ws,stride,pad", FIRST_LAYER_GEOMETRIES)
+def test_conv2d_direct_first_layers(xs, ws, stride, pad, dtype, activation, path, monkeypatch):
+    _check_conv(xs, ws, stride, pad, dtype, "direct", activation, monkeypatch)
+
+
 @pytest.mark.parametrize("algorithm", ["winograd2", "winograd4", "im2col", "direct"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("xs,ws,stride,pad", WINOGRAD_GEOMETRIES)
@@ -200,7 +216,10 @@ def test_rule_follows_its_measurements(monkeypatch):
     same = (1, 1, 1, 1)
     assert cconv.choose_algorithm((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), same) == "winograd4"
     assert cconv.choose_algorithm((32, 64, 8, 8), (64, 64, 3, 3), (1, 1), same) == "winograd4"
-    assert cconv.choose_algorithm((64, 1, 28, 28), (32, 1, 3, 3), (1, 1), same) == "im2col"
+    assert cconv.choose_algorithm((64, 1, 28, 28), (32, 1, 3, 3), (1, 1), same) == "direct"
+    assert cconv.choose_algorithm((64, 3, 32, 32), (32, 3, 5, 5), (1, 1), same) == "direct"
+    assert cconv.choose_algorithm((64, 3, 32, 32), (32, 3, 5, 5), (2, 2), same) == "im2col"
+    assert cconv.choose_algorithm((64, 4, 32, 32), (32, 4, 3, 3), (1, 1), same) == "im2col"
     assert cconv.choose_algorithm((32, 8, 16, 16), (16, 8, 3, 3), (1, 1), same) == "im2col"
     assert cconv.choose_algorithm((64, 32, 14, 14), (64, 32, 3, 3), (1, 1), same) == "im2col"
     assert cconv.choose_algorithm((128, 32, 13, 13), (64, 32, 3, 3), (1, 1), (0, 0, 0, 0)) == "im2col"
