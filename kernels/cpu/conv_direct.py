@@ -305,40 +305,27 @@ def _grad_z(gy, zz, y, gz, partial, tag, alpha, n, f, oh, ow, pitch):
 
 @dual
 def _grad_w(gz, xp, gw, n, f, c, hp, wp, kh, kw, sh, sw, oh, ow):
-    """gw[ff, ch, p, q] = sum_{img, i, j} gz[img, ff, i, j] xp[img, ch, i*sh + p, j*sw + q].
-
-    At stride 1, gz arrives with the padded input's row pitch (zeros beyond OW), so each
-    tap is one dot product over the whole plane."""
+    """gw[ff, ch, p, q] = sum_{img, i, j} gz[img, ff, i, j] xp[img, ch, i*sh + p, j*sw + q],
+    for strides other than 1 (stride 1 runs _grad_wb): gz rows of OW values, a dot per
+    tap and output row."""
     taps = kh * kw
-    unit = sh == 1 and sw == 1
-    span_ = (oh - 1) * wp + ow
     for fc in prange(f * c):
         ff = fc // c
         ch = fc - ff * c
         acc = np.zeros(taps, dtype=np.float64)
         for img in range(n):
             plane = (img * c + ch) * hp * wp
-            if unit:
-                g0 = U((img * f + ff) * oh * wp)
+            grow = (img * f + ff) * oh * ow
+            for i in range(oh):
+                g0 = U(grow + i * ow)
                 for p in range(kh):
                     for q in range(kw):
-                        s0 = U(plane + p * wp + q)
+                        s0 = U(plane + (i * sh + p) * wp + q)
+                        st = U(sw)
                         s = 0.0
-                        for j in range(U(span_)):
-                            s += gz[g0 + j] * xp[s0 + j]
+                        for j in range(U(ow)):
+                            s += gz[g0 + j] * xp[s0 + j * st]
                         acc[p * kw + q] += s
-            else:
-                grow = (img * f + ff) * oh * ow
-                for i in range(oh):
-                    g0 = U(grow + i * ow)
-                    for p in range(kh):
-                        for q in range(kw):
-                            s0 = U(plane + (i * sh + p) * wp + q)
-                            st = U(sw)
-                            s = 0.0
-                            for j in range(U(ow)):
-                                s += gz[g0 + j] * xp[s0 + j * st]
-                            acc[p * kw + q] += s
         for t in range(taps):
             gw[fc * taps + t] = acc[t]
 
