@@ -29,9 +29,9 @@ def _cnn(backend):
 
 
 def _winograd_cnn(backend):
-    # 16 channels on 16x16 maps at batch 32: the cpu backend's rule sends the first two 3x3
-    # convolutions to F(4x4, 3x3) (asserted below; the test of the forced F(2x2, 3x3) path
-    # is test_trained_model_with_forced_winograd2); the 8x8 one after pooling has 8 channels.
+    # 16 and 8 channels on 16x16 and 8x8 maps at batch 32: the cpu backend's rule sends the
+    # three 3x3 convolutions to F(4x4, 3x3) (asserted below; the test of the forced
+    # F(2x2, 3x3) path is test_trained_model_with_forced_algorithm).
     # Smooth activations: Winograd's float32 rounding differs from the reference's, and a
     # ReLU turns a z of -1e-7 against +1e-7 into a whole gradient's difference, which
     # three epochs of Adam grow past any float32 tolerance (the kernel tests cover ReLU).
@@ -83,7 +83,7 @@ def test_trained_model_matches_reference(kind, backend, monkeypatch):
         monkeypatch.setattr(cpu_conv, "choose_algorithm", lambda *a: chosen.append(choose(*a)) or chosen[-1])
     actual, losses = train(kind, backend)
     if backend == "cpu" and kind == "cnn-winograd-adam":
-        assert chosen[:3] == ["winograd4", "winograd4", "im2col"]
+        assert chosen[:3] == ["winograd4", "winograd4", "winograd4"]
     assert expected_losses[-1] < expected_losses[0]  # the run learned something worth comparing
     assert_close(np.array(losses), np.array(expected_losses), "float32", rtol=1e-4, what="losses")
     assert len(actual) == len(expected)

@@ -210,8 +210,9 @@ def test_forced_winograd_falls_back_where_it_cannot_run(monkeypatch):
 
 def test_rule_follows_its_measurements(monkeypatch):
     # The decisions choose_algorithm's table justifies: F(4x4, 3x3) where 4x4 tiles cover
-    # the output and channels are many; im2col for first layers, few channels, outputs
-    # that 4x4 tiles cover badly, and whatever Winograd cannot compute.
+    # at least 3/4 of the tiled output and there are 8 channels or more; the direct kernel
+    # for first layers; im2col for few channels, outputs that 4x4 tiles cover badly, and
+    # whatever Winograd cannot compute.
     monkeypatch.setattr(cconv, "FORCED", None)
     same = (1, 1, 1, 1)
     assert cconv.choose_algorithm((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), same) == "winograd4"
@@ -220,9 +221,11 @@ def test_rule_follows_its_measurements(monkeypatch):
     assert cconv.choose_algorithm((64, 3, 32, 32), (32, 3, 5, 5), (1, 1), same) == "direct"
     assert cconv.choose_algorithm((64, 3, 32, 32), (32, 3, 5, 5), (2, 2), same) == "im2col"
     assert cconv.choose_algorithm((64, 4, 32, 32), (32, 4, 3, 3), (1, 1), same) == "im2col"
-    assert cconv.choose_algorithm((32, 8, 16, 16), (16, 8, 3, 3), (1, 1), same) == "im2col"
-    assert cconv.choose_algorithm((64, 32, 14, 14), (64, 32, 3, 3), (1, 1), same) == "im2col"
-    assert cconv.choose_algorithm((128, 32, 13, 13), (64, 32, 3, 3), (1, 1), (0, 0, 0, 0)) == "im2col"
+    assert cconv.choose_algorithm((32, 8, 16, 16), (16, 8, 3, 3), (1, 1), same) == "winograd4"
+    assert cconv.choose_algorithm((32, 7, 16, 16), (16, 7, 3, 3), (1, 1), same) == "im2col"
+    assert cconv.choose_algorithm((64, 32, 14, 14), (64, 32, 3, 3), (1, 1), same) == "winograd4"
+    assert cconv.choose_algorithm((128, 32, 13, 13), (64, 32, 3, 3), (1, 1), (0, 0, 0, 0)) == "winograd4"
+    assert cconv.choose_algorithm((64, 32, 6, 6), (64, 32, 3, 3), (1, 1), same) == "im2col"    # 6x6 in 8x8 tiles
     assert cconv.choose_algorithm((2, 16, 32, 32), (16, 16, 3, 3), (1, 1), same) == "im2col"   # N*C < 64
     assert cconv.choose_algorithm((32, 64, 32, 32), (64, 64, 3, 3), (2, 2), same) == "im2col"
     assert cconv.choose_algorithm((32, 64, 32, 32), (64, 64, 5, 5), (1, 1), same) == "im2col"

@@ -361,32 +361,34 @@ def choose_algorithm(x_shape, w_shape, stride, pad):
     """The algorithm for one convolution shape: the one place this is decided.
 
     The rule picks what trains fastest, forward + backward (bench/choose_cpu_conv.py conv,
-    float32, ReLU fused, ms per step, median of interleaved rounds; Intel Xeon, 2 cores,
-    AVX-512, OpenBLAS 0.3.31; the full table is in bench/RESULTS.md):
+    float32, ReLU fused, ms per step, median of interleaved rounds; AMD EPYC (Zen 4), 2
+    cores, AVX-512, OpenBLAS 0.3.31, 2026-12-05, with the register-blocked Winograd
+    transforms of winograd.py; the full table is in bench/RESULTS.md):
 
         shape (N x C x H x W -> F, 3x3)   im2col  winograd4  winograd2  direct
-        32x64x32x32 -> 64                  101      52.5       81.6     205
-        32x32x32x32 -> 32                  37.6     26.6       35.4     52.8
-        16x128x16x16 -> 128                24.9     18.9       24.5     114
-        32x64x16x16 -> 64                  18.8     13.9       18.1     58.4
-        32x64x8x8 -> 64                    5.95     5.03       6.72     25.1
-        16x16x32x32 -> 16                  6.11     5.95       8.05     7.53
-        64x32x14x14 -> 64 (OH 14)          17.4     18.2       21.8     47.1
-        128x32x13x13 -> 64 valid (OH 11)   18.0     23.9       28.6     66.0
-        32x8x16x16 -> 16                   2.14     2.36       2.94     2.52
-        64x1x28x28 -> 32 (first layer)     3.70     19.3       25.7     4.16
-        64x3x32x32 -> 32 5x5 (first)       12.6     -          -        20.5
+        32x64x32x32 -> 64                  72.0     29.5       49.0     87.0
+        32x32x32x32 -> 32                  24.5     12.1       18.2     23.5
+        16x128x16x16 -> 128                30.5     14.0       18.7     60.4
+        32x64x16x16 -> 64                  16.0     7.16       11.4     31.8
+        32x64x8x8 -> 64                    4.41     2.52       2.55     16.4
+        32x128x8x8 -> 128                  17.7     11.5       10.6     69.9
+        16x16x32x32 -> 16                  8.37     3.83       6.13     4.36
+        64x32x14x14 -> 64 (OH 14)          12.9     9.68       13.8     32.7
+        128x32x13x13 -> 64 valid (OH 11)   14.8     11.3       19.2     44.6
+        32x8x16x16 -> 16                   1.71     0.936      1.43     2.00
+        16x16x8x8 -> 32                    0.754    0.314      0.450    1.78
+        64x1x28x28 -> 32 (first layer)     1.82     9.48       14.5     1.39
+        64x3x32x32 -> 32 5x5 (first)       10.6     -          -        7.20
 
-    * F(4x4, 3x3) wins wherever its 4x4 output tiles cover the output with little waste
-      (14x14 in 16x16 tiles and 11x11 in 12x12 lose to im2col) and there are channels
-      enough for its channel-innermost transforms (C = 8 loses, C = 16 ties).
-    * F(2x2, 3x3) never wins a training step: it does 2.25x fewer multiplications to
-      F(4, 3)'s 4x, for transforms that cost about as much. It stays for debugging.
+    * F(4x4, 3x3) wins every 3x3 stride-1 shape with 8 or more channels measured, the
+      14x14 output in 16x16 tiles (77 % of the tiled area real) and 11x11 in 12x12
+      (84 %) included; before the transforms were register-blocked (Intel Xeon,
+      2026-12-03) it lost those two and C = 8 to im2col, so the thresholds below moved.
+    * F(2x2, 3x3) ties F(4x4, 3x3) only on 8x8 maps with many channels; it stays for
+      debugging.
     * The direct kernel (kernels/cpu/conv_direct.py) wins first layers at stride 1:
-      C_in 1 or 3, forward + filter and bias gradient, float32, ms (2026-12-04, ReLU
-      fused, im2col against direct): 1->32 3x3 28x28 b64 2.48 vs 1.48; 1->32 5x5
-      3.25 vs 2.25; 3->32 3x3 32x32 4.26 vs 2.98; 3->32 5x5 9.87 vs 5.78; 1->32 3x3
-      valid b128 3.33 vs 2.50 (and alike without an activation).
+      C_in 1 or 3 (also measured 2026-12-04 on Intel: 1->32 3x3 28x28 b64 2.48 vs 1.48
+      against im2col; 3->32 5x5 9.87 vs 5.78).
     """
     forced = FORCED
     if forced is not None and (forced not in ("winograd2", "winograd4") or winograd_applies(w_shape, stride)):
@@ -405,13 +407,15 @@ def choose_algorithm(x_shape, w_shape, stride, pad):
 #: Input channels up to which the direct kernel runs stride-1 convolutions (first layers;
 #: measured for C_in 1 and 3, see choose_algorithm).
 DIRECT_MAX_CHANNELS = 3
-#: Input channels from which Winograd's transforms pay (see choose_algorithm).
-WINOGRAD_MIN_CHANNELS = 16
+#: Input channels from which Winograd's transforms pay (see choose_algorithm; C = 8
+#: measured 45 % faster than im2col, fewer channels are not measured).
+WINOGRAD_MIN_CHANNELS = 8
 #: N * C below which Winograd's channel-innermost transforms are too short to pay.
 WINOGRAD_MIN_BATCH_CHANNELS = 64
 #: Share of the 4x4-tiled output area that must be real output for F(4x4, 3x3): measured
-#: losing at 0.77 and 0.84, winning at 1.0 (see choose_algorithm).
-WINOGRAD4_MIN_TILE_USE = 0.9
+#: winning at 0.77 (14x14), 0.84 (11x11) and 1.0 (see choose_algorithm); below 0.75 (a
+#: 6x6 output in 8x8, 0.56) the tiles would waste more than they save, not measured.
+WINOGRAD4_MIN_TILE_USE = 0.75
 
 
 # ----------------------------------------------------------------------------- the kernels

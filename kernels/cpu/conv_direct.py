@@ -12,7 +12,7 @@ With C*kh*kw of 9 to 75, im2col + GEMM gives BLAS a product whose inner dimensio
 too short to run well, after a copy of the input kh*kw times over; here each kernel
 row's kw weights are kw scalars times kw shifted rows of the image, summed into an
 output plane held in L1 (one pass per kernel row and channel, the first one starting
-from the bias). At stride 1 the plane has the padded input's row pitch, so every pass
+from the bias; a 3x3 kernel's three rows in one pass). At stride 1 the plane has the padded input's row pitch, so every pass
 is one long vectorised loop; the fused epilogue then writes the OW real columns of
 each row. The filter gradient is the mirror image: per (image, filter) plane,
 gz = act'(z) gy is laid out with the same pitch in L1 (zeros beyond OW), and each
@@ -73,6 +73,31 @@ def _taps5(first, bias, xp, s, w, wo, acc, count):
     else:
         for j in range(U(count)):
             acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j] + w3 * xp[s3 + j] + w4 * xp[s4 + j]
+
+
+# A whole 3x3 window in one pass over the plane (stride 1): the plane is loaded and
+# stored once per channel instead of once per kernel row, and the nine products of a
+# value are summed in registers (s: the window's top-left source, wp: the row pitch).
+# Measured against three _taps3 passes (forward alone, float32, ms): 1->32 on 28x28
+# batch 64 0.66 -> 0.58, 3->32 on 32x32 batch 64 1.75 -> 1.43. The same for 5x5 (25
+# products, 25 weights held in registers) ran 30-40 % slower than five _taps5 passes.
+@jit
+def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
+    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
+    a0, a1, a2 = r0, r0 + U(1), r0 + U(2)
+    b0, b1, b2 = r1, r1 + U(1), r1 + U(2)
+    c0, c1, c2 = r2, r2 + U(1), r2 + U(2)
+    w0, w1, w2 = w[wo], w[wo + 1], w[wo + 2]
+    w3, w4, w5 = w[wo + 3], w[wo + 4], w[wo + 5]
+    w6, w7, w8 = w[wo + 6], w[wo + 7], w[wo + 8]
+    for j in range(U(count)):
+        v = (w0 * xp[a0 + j] + w1 * xp[a1 + j] + w2 * xp[a2 + j]
+             + w3 * xp[b0 + j] + w4 * xp[b1 + j] + w5 * xp[b2 + j]
+             + w6 * xp[c0 + j] + w7 * xp[c1 + j] + w8 * xp[c2 + j])
+        if first:
+            acc[j] = bias + v
+        else:
+            acc[j] += v
 
 
 @jit
@@ -270,6 +295,9 @@ def _forward(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, sh, sw, oh, o
         for ff in range(f0, min(f, f0 + _FILTER_BLOCK)):
             for ch in range(c):
                 plane = (img * c + ch) * hp * wp
+                if unit and kh == 3 and kw == 3:
+                    _window3x3(ch == 0, b[ff], xp, plane, wp, wt, (ff * c + ch) * 9, acc, count)
+                    continue
                 for p in range(kh):
                     first = ch == 0 and p == 0
                     wo = ((ff * c + ch) * kh + p) * kw
