@@ -421,11 +421,19 @@ def test_max_pool2d_2x2_fast_path_nan_ties_and_inf(dtype, path):
     x[0, 1, 2, 3] = np.nan
     x[1, 2] = -np.inf
     x[1, 0, 4:6, 4:6] = 7.0       # a window of four equal values: argmax 0
+    # Windows whose first maximum lies across the diagonal from a later equal one: the
+    # kernel compares down the rows first, so its tie-break must still give offset 1.
+    x[1, 1, 0:2, 0:2] = [[0.0, 5.0], [5.0, 1.0]]              # tie of offsets 1 and 2: 1
+    x[1, 1, 0:2, 2:4] = [[0.0, np.nan], [np.nan, 1.0]]        # NaN at 1 and 2: the first, 1
+    x[1, 1, 2:4, 0:2] = [[0.0, 1.0], [np.nan, 5.0]]           # NaN at 2 only: 2
+    x[1, 1, 2:4, 2:4] = [[3.0, 1.0], [3.0, 3.0]]              # 3 at 0, 2 and 3: 0
+    x[1, 1, 4:6, 0:2] = [[-np.inf, -np.inf], [-np.inf, -np.inf]]  # all -inf: 0
     y, am = cpool.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
     y_ref, am_ref = rpool.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
     assert np.isnan(y_ref).any() and np.isneginf(y_ref).any()
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(am, am_ref)
+    np.testing.assert_array_equal(am[1, 1, :3, :2], [[1, 1], [2, 0], [0, am_ref[1, 1, 2, 1]]])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
