@@ -401,6 +401,20 @@ def _copy_lanes(src, s0, s_pitch, dst, d0, d_pitch, count, lanes):
 
 
 @jit
+def _copy_to_stage(src, s0, s_pitch, stage, d0, count, lanes):
+    """:func:`_copy_lanes` into a stage (rows of CHUNK), and zeros in each row's lanes from
+    ``lanes`` up to the next multiple of LANES: the tile functions read whole blocks of
+    LANES, and uninitialised memory there could hold NaN or inf bit patterns, whose
+    arithmetic raises the floating-point invalid flag that NumPy then reports as a
+    RuntimeWarning from an unrelated call (seen from the next np.matmul)."""
+    _copy_lanes(src, s0, s_pitch, stage, d0, CHUNK, count, lanes)
+    tail = (LANES - lanes % LANES) % LANES
+    if tail:
+        for k in range(count):
+            _zero(stage, d0 + k * CHUNK + lanes, tail)
+
+
+@jit
 def _gather_row(x, x0, plane, cols, win, w0, pitch, lanes):
     """win[w0 + j*pitch + q] = x[x0 + q*plane + j] for j < cols, q < lanes: one image row
     of each lane, transposed (contiguous reads; the stores stay within L1)."""
@@ -466,7 +480,7 @@ def _output_transform(mm, b, y, z, consts, tag, alpha, n, f, oh, ow, th, tw, m, 
         stage = np.empty(tw * a * a * CHUNK, dtype=y.dtype)
         out = np.zeros(tw * m * m * LANES, dtype=y.dtype)
         for tj in range(tw):
-            _copy_lanes(mm, (ti * tw + tj) * nf + c0, point, stage, tj * a * a * CHUNK, CHUNK, a * a, width)
+            _copy_to_stage(mm, (ti * tw + tj) * nf + c0, point, stage, tj * a * a * CHUNK, a * a, width)
         for q0 in range(0, width, LANES):
             for tj in range(tw):
                 if m == 4:
@@ -550,7 +564,7 @@ def _input_adjoint(dv, gx, consts, parity, nc, h, w, pt, pl, th, tw, m):
         stage = np.empty(tw * a * a * CHUNK, dtype=gx.dtype)
         acc = np.zeros(wp * a * LANES, dtype=gx.dtype)
         for tj in range(tw):
-            _copy_lanes(dv, (ti * tw + tj) * nc + c0, point, stage, tj * a * a * CHUNK, CHUNK, a * a, width)
+            _copy_to_stage(dv, (ti * tw + tj) * nc + c0, point, stage, tj * a * a * CHUNK, a * a, width)
         for q0 in range(0, width, LANES):
             _zero(acc, 0, wp * a * LANES)
             for tj in range(tw):
