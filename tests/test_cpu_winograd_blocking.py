@@ -1,29 +1,13 @@
 """The cpu Winograd kernels' blocking (kernels/cpu/winograd.py): lane counts that leave a
 partial block of LANES and a partial CHUNK, odd and even tile-row counts (the data
 gradient's two calls), padding that clips tiles on every side, both tile sizes and both
-compiled twins, in float64 against a direct NumPy convolution."""
+compiled twins, in float64 against the reference backend's convolution."""
 
 import numpy as np
 import pytest
 
 from fastnn.kernels.cpu import _jit, _workspace, winograd
-
-
-def _direct(x, w, b, pad, gz):
-    """(y, gx, gw, gb) of the 3x3 stride-1 correlation, straight from the definition."""
-    pt, pb, pl, pr = pad
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))     # n c oh ow 3 3
-    y = np.einsum("ncijpq,fcpq->nfij", win, w) + b[None, :, None, None]
-    gw = np.einsum("nfij,ncijpq->fcpq", gz, win)
-    gxp = np.zeros_like(xp)
-    oh, ow = y.shape[2:]
-    for p in range(3):
-        for q in range(3):
-            gxp[:, :, p:p + oh, q:q + ow] += np.einsum("nfij,fc->ncij", gz, w[:, :, p, q])
-    gx = gxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
-    return y, gx, gw, gz.sum(axis=(0, 2, 3))
-
+from fastnn.kernels.reference import conv as rconv
 
 CASES = [
     # (x shape, filters, pad): N*C of 300 and 5 (partial chunk and block), N*F of 270
@@ -37,7 +21,7 @@ CASES = [
 @pytest.mark.parametrize("twin", ["serial", "parallel"])
 @pytest.mark.parametrize("m", winograd.TILE_SIZES)
 @pytest.mark.parametrize("xs,f,pad", CASES)
-def test_winograd_matches_direct_convolution(xs, f, pad, m, twin, monkeypatch):
+def test_winograd_matches_reference_convolution(xs, f, pad, m, twin, monkeypatch):
     monkeypatch.setattr(_jit, "PARALLEL_MIN", 0 if twin == "parallel" else 1 << 62)
     rng = np.random.default_rng(7)
     x = rng.standard_normal(xs)
@@ -45,7 +29,8 @@ def test_winograd_matches_direct_convolution(xs, f, pad, m, twin, monkeypatch):
     b = rng.standard_normal(f)
     y, z, saved = winograd.forward(x, w, b, pad, (), 0.0, False, m, _workspace.scratch, _workspace.recycled)
     gz = rng.standard_normal(y.shape)
-    ey, egx, egw, egb = _direct(x, w, b, pad, gz)
+    ey, _, cols = rconv.conv2d_fwd(x, w, b, (1, 1), pad, None, 0.0)
+    egx, egw, egb = rconv.conv2d_bwd(xs, w, cols, None, None, gz, (1, 1), pad, None, 0.0, True, True, True)
     np.testing.assert_allclose(y, ey, rtol=0, atol=1e-10 * np.abs(ey).max())
     gx, gw, gb = winograd.backward(xs, saved, None, y.copy(), gz, pad, (), 0.0, True, True, True,
                                    _workspace.scratch, _workspace.recycled)

@@ -12,9 +12,9 @@ With C*kh*kw of 9 to 75, im2col + GEMM gives BLAS a product whose inner dimensio
 too short to run well, after a copy of the input kh*kw times over; here each kernel
 row's kw weights are kw scalars times kw shifted rows of the image, summed into an
 output plane held in L1 (one pass per kernel row and channel, the first one starting
-from the bias; a 3x3 kernel's three rows in one pass). At stride 1 the plane has the padded input's row pitch, so every pass
-is one long vectorised loop; the fused epilogue then writes the OW real columns of
-each row. The filter gradient is the mirror image: per (image, filter) plane,
+from the bias; a 3x3 kernel's three rows in one pass). At stride 1 the plane has the
+padded input's row pitch, so every pass is one long vectorised loop; the fused epilogue
+then writes the OW real columns of each row. The filter gradient is the mirror image: per (image, filter) plane,
 gz = act'(z) gy is laid out with the same pitch in L1 (zeros beyond OW), and each
 kernel row's kw taps are kw dot products in one loop over the plane, the bias sum on
 the way. Forward and filter gradient are parallel over images (per-image partial sums

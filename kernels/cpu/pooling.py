@@ -95,7 +95,7 @@ def _max_fwd_2x2(x, y, am, planes, h, w, oh, ow):
             r1 = r0 + U(w)
             for k in range(U(w)):
                 top, bottom = x[r0 + k], x[r1 + k]
-                take = (bottom > top) | ((bottom != bottom) & (top == top))
+                take = _later_wins(bottom, top, 2, 0)
                 best[k] = bottom if take else top
                 arg[k] = 2 if take else 0
             yr = U(yb + i * ow)
