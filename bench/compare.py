@@ -15,7 +15,9 @@ one's idle threads stop spinning (OpenBLAS and OpenMP threads busy-wait for a wh
 after each call, taking the cores from whoever runs next); each round then makes one
 untimed call before the timed ones, so no implementation is timed waking up. Each round times a fixed number of calls per implementation; the
 figure is the median over rounds. The first call (compilation, caches) is timed
-separately and reported as "first".
+separately and reported as "first". PyTorch's worker starts with fixed glibc malloc
+thresholds (``TORCH_MALLOC_ENV``): otherwise its large outputs page-fault in some
+processes and not in others.
 
 Columns: ms per call; samples/s of the cpu backend for training steps; speedups
 numpy/cpu (how many times faster the cpu backend is than the reference) and
@@ -38,8 +40,10 @@ from __future__ import annotations
 import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
 
 import argparse
+import contextlib
 import json
 import multiprocessing
+import os
 import platform
 import statistics
 import sys
@@ -128,14 +132,29 @@ def _worker(impl, threads, conn, maker=None):
             conn.send(_time(fns[name], message[2]))
 
 
+#: glibc malloc settings of PyTorch's worker process. With glibc's defaults the mmap
+#: threshold moves with the sizes a process has freed so far, so whether a multi-megabyte
+#: output comes from the heap or from fresh, page-faulting mmap memory depends on the
+#: order of earlier calls: PyTorch's first-layer convolution (1->32 3x3, 28x28, batch 64,
+#: forward+backward) took 0.82-0.87 ms in one process and 6.8-7.7 ms in another on this
+#: machine, by which workload ran first, and its conv3x3 forward 11.2 or 18.9 ms. Fixed
+#: thresholds keep PyTorch in its fast mode, so a ratio compares it at its best. fastnn
+#: reuses its large buffers and runs with glibc's defaults, as its users do (the fixed
+#: thresholds made its MLP step slower, 2.14 -> 2.29 ms, and its first-layer step 0.80 ->
+#: 0.99 ms, bench/RESULTS.md). Read by glibc at process start, hence set in the
+#: environment the worker is spawned with.
+TORCH_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
 class Workers:
-    def __init__(self, impls, threads, maker=None):
+    def __init__(self, impls, threads, maker=None, torch_malloc_env=TORCH_MALLOC_ENV):
         ctx = multiprocessing.get_context("spawn")
         self.conns, self.procs = {}, []
         for impl in impls:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_worker, args=(impl, threads, child, maker), daemon=True)
-            proc.start()
+            with _environment(torch_malloc_env if impl == "torch" else {}):
+                proc.start()
             self.conns[impl], self.procs = parent, self.procs + [proc]
 
     def ask(self, impl, *message):
@@ -147,6 +166,21 @@ class Workers:
             conn.send(("stop",))
         for proc in self.procs:
             proc.join(timeout=10)
+
+
+@contextlib.contextmanager
+def _environment(values):
+    """os.environ with ``values`` added (a variable the caller set already is kept)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: os.environ.get(key, value) for key, value in values.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def measure(workers, name, impls, rounds, settle, min_round_s=0.2, calls=None):
@@ -182,6 +216,8 @@ def main(argv=None):
     parser.add_argument("--impls", nargs="+", default=["numpy", "cpu", "torch"], choices=["numpy", "cpu", "torch"],
                         help="what to compare (torch is dropped when it does not import)")
     parser.add_argument("--json", type=Path, default=None, help="write all samples here")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="start PyTorch's worker with glibc's default malloc thresholds (see TORCH_MALLOC_ENV)")
     parser.add_argument("--peak-seconds", type=float, default=0.5,
                         help="timed seconds per shape of the sgemm peak (conv rows only)")
     args = parser.parse_args(argv)
@@ -216,7 +252,7 @@ def main(argv=None):
         header += "".join(f"{impl + ' GFLOP/s':>15}{'%peak':>7}" for impl in gflop_impls)
     print(header)
     results = {}
-    workers = Workers(impls, threads)
+    workers = Workers(impls, threads, torch_malloc_env={} if args.default_malloc else TORCH_MALLOC_ENV)
     for name in names:
         r = measure(workers, name, impls, args.rounds, args.settle)
         results[name] = r

@@ -169,7 +169,8 @@ def test_conv2d_direct(xs, ws, stride, pad, dtype, path, monkeypatch):
 
 
 # First-layer shapes (C_in 1 and 3, stride 1, both twins by the path fixture), filter counts
-# that leave a remainder after the 4- and 2-filter dot blocks, kernel widths 3, 5 and 7.
+# that leave a remainder after the forward's filter pairs and the 4- and 2-filter dot
+# blocks of the filter gradient, kernel widths 3, 5 and 7 (7: no pair pass).
 FIRST_LAYER_GEOMETRIES = [
     ((9, 1, 28, 27), (7, 1, 3, 3), (1, 1), (1, 1, 1, 1)),
     ((5, 3, 21, 20), (9, 3, 5, 5), (1, 1), (2, 1, 2, 2)),

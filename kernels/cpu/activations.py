@@ -271,7 +271,7 @@ def act_bwd_one(tag, x, y, gy, alpha):
     return gy * act_grad(tag, x, y, alpha)
 
 
-@jit
+@jit(inline=True)
 def epilogue_run(src, s0, bias, y, z, d0, count, tag, alpha, keep_z):
     """The fused epilogue over one contiguous run: v = src[s0 + j] + bias, z[d0 + j] = v
     (when keep_z), y[d0 + j] = act(v), for j < count. src may be y itself (in place)."""
@@ -283,7 +283,7 @@ def epilogue_run(src, s0, bias, y, z, d0, count, tag, alpha, keep_z):
         y[d + j] = act_fwd(tag, val, alpha)
 
 
-@jit
+@jit(inline=True)
 def grad_run(gy, zz, y, s0, gz, d0, count, tag, alpha):
     """gz[d0 + j] = act'(z) gy at s0 + j for j < count (zz: z, or y where the gradient
     reads the output); returns the run's sum, for the bias gradient."""

@@ -12,12 +12,16 @@ With C*kh*kw of 9 to 75, im2col + GEMM gives BLAS a product whose inner dimensio
 too short to run well, after a copy of the input kh*kw times over; here each kernel
 row's kw weights are kw scalars times kw shifted rows of the image, summed into an
 output plane held in L1 (one pass per kernel row and channel, the first one starting
-from the bias; a 3x3 kernel's three rows in one pass). At stride 1 the plane has the
-padded input's row pitch, so every pass is one long vectorised loop; the fused epilogue
-then writes the OW real columns of each row. The filter gradient is the mirror image: per (image, filter) plane,
-gz = act'(z) gy is laid out with the same pitch in L1 (zeros beyond OW), and each
-kernel row's kw taps are kw dot products in one loop over the plane, the bias sum on
-the way. Forward and filter gradient are parallel over images (per-image partial sums
+from the bias; a 3x3 kernel's three rows in one pass; two filters per pass for 3x3 and
+5x5 kernels, so each value loaded feeds both). At stride 1 the plane has the padded
+input's row pitch, so every pass is one long vectorised loop; the fused epilogue then
+writes the OW real columns of each row. The helpers called per pass and per row are
+inlined (``jit(inline=True)``): as calls, the reference counting of their array
+arguments cost more than the work on a 28-value row.
+
+The filter gradient is the mirror image: per (image, filter) plane, gz = act'(z) gy is
+laid out with the same pitch in L1 (zeros beyond OW), and each kernel row's kw taps are
+kw dot products in one loop over the plane, the bias sum on the way. Forward and filter gradient are parallel over images (per-image partial sums
 for the gradients, added up by the caller); the input gradient over (image, channel)
 planes, each iteration writing its own plane.
 
@@ -34,7 +38,7 @@ from ._windows import U
 from .activations import epilogue_run, grad_run
 
 
-@jit
+@jit(inline=True)
 def _row_axpy(coef, src, s0, step, dst, d0, count):
     """dst[d0 + j] += coef * src[s0 + j*step] for j < count (step 1: contiguous)."""
     s, d = U(s0), U(d0)
@@ -51,7 +55,7 @@ def _row_axpy(coef, src, s0, step, dst, d0, count):
 # The shifted sources get their own unsigned base each (s + q as one value): written as
 # xp[s + j + q], LLVM could not rule out the index wrapping, kept the loop scalar, and the
 # 1->32 3x3 forward took 2.3 ms instead of 0.4 (serial, taps alone).
-@jit
+@jit(inline=True)
 def _taps3(first, bias, xp, s, w, wo, acc, count):
     s0, s1, s2 = U(s), U(s + 1), U(s + 2)
     w0, w1, w2 = w[wo], w[wo + 1], w[wo + 2]
@@ -63,7 +67,7 @@ def _taps3(first, bias, xp, s, w, wo, acc, count):
             acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j]
 
 
-@jit
+@jit(inline=True)
 def _taps5(first, bias, xp, s, w, wo, acc, count):
     s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
     w0, w1, w2, w3, w4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
@@ -81,7 +85,7 @@ def _taps5(first, bias, xp, s, w, wo, acc, count):
 # Measured against three _taps3 passes (forward alone, float32, ms): 1->32 on 28x28
 # batch 64 0.66 -> 0.58, 3->32 on 32x32 batch 64 1.75 -> 1.43. The same for 5x5 (25
 # products, 25 weights held in registers) ran 30-40 % slower than five _taps5 passes.
-@jit
+@jit(inline=True)
 def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
     r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
     a0, a1, a2 = r0, r0 + U(1), r0 + U(2)
@@ -100,7 +104,59 @@ def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
             acc[j] += v
 
 
-@jit
+# Two filters in one pass (the second's weights at wo + wstep, its plane at acc[plane:]):
+# each input value loaded feeds two multiply-adds, where one filter at a time spent a
+# load on each (loads, not multiply-adds, bounded the one-filter pass).
+@jit(inline=True)
+def _window3x3x2(first, bias0, bias1, xp, s, wp, w, wo, wstep, acc, plane, count):
+    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
+    a0, a1, a2 = r0, r0 + U(1), r0 + U(2)
+    b0, b1, b2 = r1, r1 + U(1), r1 + U(2)
+    c0, c1, c2 = r2, r2 + U(1), r2 + U(2)
+    u0, u1, u2 = w[wo], w[wo + 1], w[wo + 2]
+    u3, u4, u5 = w[wo + 3], w[wo + 4], w[wo + 5]
+    u6, u7, u8 = w[wo + 6], w[wo + 7], w[wo + 8]
+    vo = wo + wstep
+    v0, v1, v2 = w[vo], w[vo + 1], w[vo + 2]
+    v3, v4, v5 = w[vo + 3], w[vo + 4], w[vo + 5]
+    v6, v7, v8 = w[vo + 6], w[vo + 7], w[vo + 8]
+    second = U(plane)
+    for j in range(U(count)):
+        xa0, xa1, xa2 = xp[a0 + j], xp[a1 + j], xp[a2 + j]
+        xb0, xb1, xb2 = xp[b0 + j], xp[b1 + j], xp[b2 + j]
+        xc0, xc1, xc2 = xp[c0 + j], xp[c1 + j], xp[c2 + j]
+        t = (u0 * xa0 + u1 * xa1 + u2 * xa2 + u3 * xb0 + u4 * xb1 + u5 * xb2
+             + u6 * xc0 + u7 * xc1 + u8 * xc2)
+        t2 = (v0 * xa0 + v1 * xa1 + v2 * xa2 + v3 * xb0 + v4 * xb1 + v5 * xb2
+              + v6 * xc0 + v7 * xc1 + v8 * xc2)
+        if first:
+            acc[j] = bias0 + t
+            acc[second + j] = bias1 + t2
+        else:
+            acc[j] += t
+            acc[second + j] += t2
+
+
+@jit(inline=True)
+def _taps5x2(first, bias0, bias1, xp, s, w, wo, wstep, acc, plane, count):
+    s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
+    u0, u1, u2, u3, u4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
+    vo = wo + wstep
+    v0, v1, v2, v3, v4 = w[vo], w[vo + 1], w[vo + 2], w[vo + 3], w[vo + 4]
+    second = U(plane)
+    if first:
+        for j in range(U(count)):
+            x0, x1, x2, x3, x4 = xp[s0 + j], xp[s1 + j], xp[s2 + j], xp[s3 + j], xp[s4 + j]
+            acc[j] = bias0 + u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
+            acc[second + j] = bias1 + v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4
+    else:
+        for j in range(U(count)):
+            x0, x1, x2, x3, x4 = xp[s0 + j], xp[s1 + j], xp[s2 + j], xp[s3 + j], xp[s4 + j]
+            acc[j] += u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
+            acc[second + j] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4
+
+
+@jit(inline=True)
 def _taps(first, bias, xp, s, w, wo, acc, count, kw):
     if kw == 3:
         _taps3(first, bias, xp, s, w, wo, acc, count)
@@ -116,7 +172,7 @@ def _taps(first, bias, xp, s, w, wo, acc, count, kw):
 
 # The filter gradient's mirror image: out[o + q] += sum_j g[gs + j] xp[s + q + j], q < kw,
 # all kw dot products in one pass over g (one load of g per kw multiply-adds).
-@jit
+@jit(inline=True)
 def _dots3(g, gs, xp, s, out, o, count, zero):
     g0, s0, s1, s2 = U(gs), U(s), U(s + 1), U(s + 2)
     a0 = a1 = a2 = zero
@@ -130,7 +186,7 @@ def _dots3(g, gs, xp, s, out, o, count, zero):
     out[o + 2] += a2
 
 
-@jit
+@jit(inline=True)
 def _dots5(g, gs, xp, s, out, o, count, zero):
     g0, s0, s1, s2, s3, s4 = U(gs), U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
     a0 = a1 = a2 = a3 = a4 = zero
@@ -148,7 +204,7 @@ def _dots5(g, gs, xp, s, out, o, count, zero):
     out[o + 4] += a4
 
 
-@jit
+@jit(inline=True)
 def _dots(g, gs, xp, s, out, o, count, kw, zero):
     if kw == 3:
         _dots3(g, gs, xp, s, out, o, count, zero)
@@ -164,7 +220,7 @@ def _dots(g, gs, xp, s, out, o, count, kw, zero):
             out[o + q] += a
 
 
-@jit
+@jit(inline=True)
 def _dots3x4(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     # Four filters' planes (gstride apart) against one kernel row's 3 taps: 12 independent
     # sums, 7 loads per 12 multiply-adds. One filter at a time, the 3 dependent chains
@@ -204,7 +260,7 @@ def _dots3x4(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     out[o + 3 * ostride + 2] += a32
 
 
-@jit
+@jit(inline=True)
 def _dots5x2(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     # Two filters against one kernel row's 5 taps: 10 independent sums, 7 loads per 10
     # multiply-adds (see _dots3x4).
@@ -242,7 +298,7 @@ _DOT_FILTERS3 = 4
 _DOT_FILTERS5 = 2
 
 
-@jit
+@jit(inline=True)
 def _dots_block(g, gs, gstride, nf, xp, s, out, o, ostride, count, kw, zero):
     """out[o + k*ostride + q] += sum_j g[gs + k*gstride + j] xp[s + q + j] for k < nf
     filters and q < kw taps."""
@@ -288,31 +344,47 @@ def _forward(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, sh, sw, oh, o
     pitch = wp if unit else ow
     count = (oh - 1) * wp + ow
     blocks = (f + _FILTER_BLOCK - 1) // _FILTER_BLOCK
+    pairable = unit and ((kh == 3 and kw == 3) or kw == 5)
     for it in prange(n * blocks):
         img = it // blocks
         f0 = (it - img * blocks) * _FILTER_BLOCK
-        acc = np.empty(oh * pitch, dtype=y.dtype)
-        for ff in range(f0, min(f, f0 + _FILTER_BLOCK)):
+        f1 = min(f, f0 + _FILTER_BLOCK)
+        plane_len = oh * pitch
+        acc = np.empty(2 * plane_len, dtype=y.dtype)
+        ff = f0
+        while ff < f1:
+            pair = pairable and ff + 1 < f1
             for ch in range(c):
                 plane = (img * c + ch) * hp * wp
+                wo = (ff * c + ch) * kh * kw
+                if pair and kw == 3:
+                    _window3x3x2(ch == 0, b[ff], b[ff + 1], xp, plane, wp, wt, wo, c * 9, acc, plane_len, count)
+                    continue
+                if pair:
+                    for p in range(kh):
+                        _taps5x2(ch == 0 and p == 0, b[ff], b[ff + 1], xp, plane + p * wp, wt, wo + p * kw,
+                                 c * kh * kw, acc, plane_len, count)
+                    continue
                 if unit and kh == 3 and kw == 3:
-                    _window3x3(ch == 0, b[ff], xp, plane, wp, wt, (ff * c + ch) * 9, acc, count)
+                    _window3x3(ch == 0, b[ff], xp, plane, wp, wt, wo, acc, count)
                     continue
                 for p in range(kh):
                     first = ch == 0 and p == 0
-                    wo = ((ff * c + ch) * kh + p) * kw
                     if unit:
-                        _taps(first, b[ff], xp, plane + p * wp, wt, wo, acc, count, kw)
+                        _taps(first, b[ff], xp, plane + p * wp, wt, wo + p * kw, acc, count, kw)
                     else:
                         if first:
-                            for k in range(U(oh * pitch)):
+                            for k in range(U(plane_len)):
                                 acc[k] = b[ff]
                         for q in range(kw):
                             for i in range(oh):
-                                _row_axpy(wt[wo + q], xp, plane + (i * sh + p) * wp + q, sw, acc, i * pitch, ow)
-            out = U((img * f + ff) * oh * ow)
-            for i in range(oh):
-                epilogue_run(acc, i * pitch, zero, y, z, out + U(i * ow), ow, tag, alpha, keep_z)
+                                _row_axpy(wt[wo + p * kw + q], xp, plane + (i * sh + p) * wp + q, sw, acc,
+                                          i * pitch, ow)
+            for k in range(2 if pair else 1):
+                out = U((img * f + ff + k) * oh * ow)
+                for i in range(oh):
+                    epilogue_run(acc, k * plane_len + i * pitch, zero, y, z, out + U(i * ow), ow, tag, alpha, keep_z)
+            ff += 2 if pair else 1
 
 
 @dual
@@ -375,6 +447,7 @@ def _grad_wb(gy, zz, y, gz, built, xp, part_w, part_b, tag, alpha, n, f, c, hp, 
     taps = kh * kw
     plane_len = oh * wp
     for img in prange(n):
+        part_w[img, :] = 0
         buf = np.zeros(_GRAD_FILTER_BLOCK * plane_len, dtype=gy.dtype)
         for f0 in range(0, f, _GRAD_FILTER_BLOCK):
             nf = min(_GRAD_FILTER_BLOCK, f - f0)
@@ -478,7 +551,7 @@ def backward(x_shape, w, xp, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw
     gw = gx = gb = None
     if unit and not need_gx:
         # The filter and bias gradients in one pass over gy, gz laid out plane by plane in L1.
-        part_w = np.zeros((n, f * c * kh * kw), dtype=np.float64)
+        part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)   # zeroed by _grad_wb
         part_b = np.zeros((n, f), dtype=np.float64)
         _grad_wb(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), gy.reshape(-1), False, xp.reshape(-1),
                  part_w, part_b, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, zero)
@@ -494,7 +567,7 @@ def backward(x_shape, w, xp, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw
             n, f, oh, ow, pitch)
     gb = partial.sum(axis=0).astype(gy.dtype) if need_gb else None
     if need_gw and unit:
-        part_w = np.zeros((n, f * c * kh * kw), dtype=np.float64)
+        part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)
         _grad_wb(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), gz.reshape(-1), True, xp.reshape(-1),
                  part_w, partial, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, zero)
         gw = part_w.sum(axis=0).astype(gy.dtype).reshape(w.shape)
