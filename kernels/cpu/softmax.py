@@ -27,26 +27,62 @@ import math
 import numpy as np
 
 from ._jit import dual, jit, prange
+from ._workspace import recycled
 from .activations import as_type_of, vexp
 
 
-@jit
-def _row_max(row, acc):
-    """max of a row (a NaN after the first element is skipped, as before: the row's sum
-    turns NaN anyway). Sixteen running maxima: one compare-select chain is latency bound
-    (4 cycles an element); sixteen independent ones vectorise (measured 3.4x faster)."""
-    m = row.shape[0]
-    acc[:] = row[0]
+@jit(inline=True)
+def _row_max(x, i):
+    """max of row i of x (a NaN after the first element is skipped: the row's sum turns
+    NaN anyway). Sixteen running maxima in sixteen local variables: one compare-select
+    chain is latency bound (4 cycles an element), and sixteen kept in a scratch array
+    stayed in memory (LLVM cannot tell the scratch from x): 0.30 ms for 1024 rows of
+    1000, against 0.16 ms in registers (serial). The row is indexed, not sliced: a slice
+    is a new array whose reference count every row raised and lowered (atomically, on a
+    count both threads share: the threaded kernel ran 16 % slower)."""
+    m = x.shape[1]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = x[i, 0]
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = x[i, 0]
     full = m - m % 16
     for j in range(0, full, 16):
-        for k in range(16):
-            v = row[j + k]
-            acc[k] = v if v > acc[k] else acc[k]
-    mx = acc[0]
-    for k in range(1, 16):
-        mx = acc[k] if acc[k] > mx else mx
+        v = x[i, j]
+        a0 = v if v > a0 else a0
+        v = x[i, j + 1]
+        a1 = v if v > a1 else a1
+        v = x[i, j + 2]
+        a2 = v if v > a2 else a2
+        v = x[i, j + 3]
+        a3 = v if v > a3 else a3
+        v = x[i, j + 4]
+        a4 = v if v > a4 else a4
+        v = x[i, j + 5]
+        a5 = v if v > a5 else a5
+        v = x[i, j + 6]
+        a6 = v if v > a6 else a6
+        v = x[i, j + 7]
+        a7 = v if v > a7 else a7
+        v = x[i, j + 8]
+        b0 = v if v > b0 else b0
+        v = x[i, j + 9]
+        b1 = v if v > b1 else b1
+        v = x[i, j + 10]
+        b2 = v if v > b2 else b2
+        v = x[i, j + 11]
+        b3 = v if v > b3 else b3
+        v = x[i, j + 12]
+        b4 = v if v > b4 else b4
+        v = x[i, j + 13]
+        b5 = v if v > b5 else b5
+        v = x[i, j + 14]
+        b6 = v if v > b6 else b6
+        v = x[i, j + 15]
+        b7 = v if v > b7 else b7
+    mx = a0
+    for v in (a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7):
+        mx = v if v > mx else mx
     for j in range(full, m):
-        mx = row[j] if row[j] > mx else mx
+        v = x[i, j]
+        mx = v if v > mx else mx
     return mx
 
 
@@ -54,8 +90,7 @@ def _row_max(row, acc):
 def _ce_sparse(x, labels, loss, grad, want_grad):
     n, m = x.shape
     for i in prange(n):
-        acc = np.empty(16, x.dtype)  # hoisted by Numba: one scratch row per thread
-        mx = _row_max(x[i], acc)
+        mx = _row_max(x, i)
         s = as_type_of(0.0, mx)  # accumulate in the input dtype (see the module docstring)
         if want_grad:
             for j in range(m):
@@ -76,8 +111,7 @@ def _ce_sparse(x, labels, loss, grad, want_grad):
 def _ce_soft(x, t, loss, grad, want_grad):
     n, m = x.shape
     for i in prange(n):
-        acc = np.empty(16, x.dtype)  # hoisted by Numba: one scratch row per thread
-        mx = _row_max(x[i], acc)
+        mx = _row_max(x, i)
         s = 0.0
         tsum = 0.0
         if want_grad:
@@ -104,8 +138,7 @@ def _ce_soft(x, t, loss, grad, want_grad):
 def _softmax(x, y, log):
     n, m = x.shape
     for i in prange(n):
-        acc = np.empty(16, x.dtype)  # hoisted by Numba: one scratch row per thread
-        mx = _row_max(x[i], acc)
+        mx = _row_max(x, i)
         s = 0.0
         if log:
             for j in range(m):
@@ -173,7 +206,7 @@ def log_softmax_bwd(y, gy):
 
 def softmax_ce_fwd_bwd(logits, labels, want_grad):
     loss = np.empty(logits.shape[0], dtype=logits.dtype)
-    grad = np.empty_like(logits) if want_grad else logits[:0]
+    grad = recycled(logits.shape, logits.dtype) if want_grad else logits[:0]
     _ce_sparse(logits.size, logits, labels, loss, grad, bool(want_grad))
     return loss, (grad if want_grad else None)
 
