@@ -1,6 +1,8 @@
 """Measurements behind the layout choices of kernels/cpu/{conv,pooling,batchnorm}.py.
 
-    python bench/choose_cpu_conv.py [conv|pool|bn|all] [--torch]
+    python bench/choose_cpu_conv.py [conv|pool|bn|all] [--torch] [--only SHAPE ...]
+
+--only limits the conv shapes to those named (CONV_SHAPES).
 
 --torch times PyTorch alone (torch.set_num_threads(2)), in its own process: in one
 process PyTorch's and Numba's OpenMP thread teams spin against each other on 2 cores
@@ -81,7 +83,13 @@ def run_conv(torch):
     forward alone, then forward+backward. The rule's pick is marked with '*'."""
     rng = np.random.default_rng(0)
     selected = CC.FORCED
+    only = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else None
+    unknown = set(only or ()) - {shape[0] for shape in CONV_SHAPES}
+    if unknown:
+        raise SystemExit(f"--only: unknown shapes {sorted(unknown)}; known: {[shape[0] for shape in CONV_SHAPES]}")
     for name, xs, ws, pad, need_gx in CONV_SHAPES:
+        if only and name not in only:
+            continue
         x = rng.standard_normal(xs, dtype=np.float32)
         w = (rng.standard_normal(ws) / np.sqrt(ws[1] * ws[2] * ws[3])).astype(np.float32)
         b = (0.1 * rng.standard_normal(ws[0])).astype(np.float32)

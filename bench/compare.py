@@ -15,9 +15,9 @@ one's idle threads stop spinning (OpenBLAS and OpenMP threads busy-wait for a wh
 after each call, taking the cores from whoever runs next); each round then makes one
 untimed call before the timed ones, so no implementation is timed waking up. Each round times a fixed number of calls per implementation; the
 figure is the median over rounds. The first call (compilation, caches) is timed
-separately and reported as "first". PyTorch's worker starts with the glibc malloc
-thresholds that fastnn sets for itself (``TORCH_MALLOC_ENV``): otherwise its large
-outputs page-fault in some processes and not in others.
+separately and reported as "first". PyTorch's worker starts with fixed glibc malloc
+thresholds (``TORCH_MALLOC_ENV``): otherwise its large outputs page-fault in some
+processes and not in others.
 
 Columns: ms per call; samples/s of the cpu backend for training steps; speedups
 numpy/cpu (how many times faster the cpu backend is than the reference) and
@@ -137,10 +137,11 @@ def _worker(impl, threads, conn, maker=None):
 #: output comes from the heap or from fresh, page-faulting mmap memory depends on the
 #: order of earlier calls: PyTorch's first-layer convolution (1->32 3x3, 28x28, batch 64,
 #: forward+backward) took 0.82-0.87 ms in one process and 6.8-7.7 ms in another on this
-#: machine, by which workload ran first, and its conv3x3 forward 11.2 or 18.9 ms. These
-#: are the thresholds fastnn sets for itself when imported (fastnn/runtime.py,
-#: prepare_malloc), given to PyTorch through the environment (glibc reads it at process
-#: start), so both libraries run in their fast mode and a ratio compares PyTorch at its best.
+#: machine, by which workload ran first, and its conv3x3 forward 11.2 or 18.9 ms. Fixed
+#: thresholds (read by glibc at process start, hence the environment the worker is spawned
+#: with) keep PyTorch in its fast mode, so a ratio compares it at its best. fastnn's worker
+#: runs with glibc's defaults, as its users do: it reuses its large buffers, and the same
+#: thresholds for it measured no different within this machine's noise (bench/RESULTS.md).
 TORCH_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 

@@ -12,7 +12,6 @@ data; ``plot``: matplotlib; ``io``: safetensors) load on first use: ``fnn.datase
 from . import runtime as _runtime
 
 _runtime.prepare_openblas()  # before anything below imports NumPy (and with it OpenBLAS)
-_runtime.prepare_malloc()    # before the first large array (glibc's thresholds, see fastnn/runtime.py)
 
 import importlib  # noqa: E402
 

@@ -26,18 +26,6 @@ step at batch 128 (ms, medians of 30; bench/RESULTS.md), 2^14: 19.4 / 4.0, 2^20:
 Short waits let the convolution's parallel transforms have the cores; too short, and
 every GEMM of an MLP step wakes sleeping threads first.
 
-glibc's allocator. By default glibc serves a block above its mmap threshold from fresh
-mmap memory, page-faulted in 4 KB at a time on first touch and returned on free, and it
-moves that threshold up as the process frees large blocks. Whether a training step's
-multi-megabyte arrays fault every step therefore depends on the order of earlier
-allocations: in one process the same cnn step took 14.4 ms, in another 22.3 ms, and an
-MLP step that followed it 2.2 or 4.2 ms (bench/RESULTS.md). When fastnn is imported on
-glibc it fixes the thresholds (:func:`prepare_malloc`): blocks below 32 MB come from the
-heap and are reused, and the heap's free top is handed back above 256 MB. A process
-keeps up to that much freed memory for reuse. ``MALLOC_MMAP_THRESHOLD_`` or
-``MALLOC_TRIM_THRESHOLD_`` set by the user win, and ``FASTNN_MALLOC=0`` leaves glibc's
-defaults alone.
-
 Nothing here imports numba until the ``cpu`` backend is used (or :func:`info` /
 :func:`warmup` are called).
 """
@@ -70,44 +58,6 @@ def prepare_openblas() -> None:
     else:
         os.environ["OPENBLAS_THREAD_TIMEOUT"] = OPENBLAS_THREAD_TIMEOUT
         _state["openblas_timeout"] = f"{OPENBLAS_THREAD_TIMEOUT} (set by fastnn)"
-
-
-#: glibc's mallopt parameters (malloc.h) and the values prepare_malloc gives them.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-#: Bytes from which a block comes from mmap (32 MB: the largest threshold glibc accepts on 64-bit).
-MALLOC_MMAP_THRESHOLD = 32 << 20
-#: Free bytes at the heap's top above which glibc hands memory back to the system.
-MALLOC_TRIM_THRESHOLD = 256 << 20
-
-
-def prepare_malloc() -> None:
-    """Fix glibc's mmap and trim thresholds (see the module docstring); a no-op off glibc,
-    with ``FASTNN_MALLOC=0``, or where the user set either threshold."""
-    if os.environ.get("FASTNN_MALLOC", "1").strip().lower() in ("0", "false", "no", "off"):
-        _state["malloc"] = "glibc's defaults (FASTNN_MALLOC=0)"
-        return
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        _state["malloc"] = "set before fastnn (MALLOC_*_THRESHOLD_)"
-        return
-    try:
-        glibc = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
-    except (ValueError, OSError):
-        glibc = False
-    if not glibc:
-        _state["malloc"] = "the platform's allocator (not glibc)"
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None)
-    ok = libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) and libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                   MALLOC_TRIM_THRESHOLD)
-    _state["malloc"] = (f"mmap threshold {MALLOC_MMAP_THRESHOLD >> 20} MB, trim threshold "
-                        f"{MALLOC_TRIM_THRESHOLD >> 20} MB (set by fastnn)" if ok else "glibc's defaults (mallopt refused)")
-
-
-def malloc_policy() -> str:
-    """What governs glibc's thresholds in this process (for ``fastnn info``)."""
-    return _state.get("malloc", "not prepared")
 
 
 def openblas_timeout() -> str:
@@ -267,7 +217,6 @@ def info() -> str:
                      f"  threads: {b.get('num_threads')}  threading: {b.get('threading_layer')}")
         lines.append(f"  library: {b.get('filepath')}")
     lines.append(f"OPENBLAS_THREAD_TIMEOUT: {openblas_timeout()}")
-    lines.append(f"malloc: {malloc_policy()}")
     state = "on" if cache_enabled() else "off (FASTNN_CACHE=0)"
     where = numba.config.CACHE_DIR if "numba" in sys.modules else kernel_cache_dir()
     lines.append(f"kernel cache: {state}  directory: {where or '(beside the sources)'}")

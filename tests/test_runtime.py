@@ -127,27 +127,6 @@ def test_info_reports_versions_threads_blas_and_cache(tmp_path):
     assert "backends available: numpy, cpu" in out
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's thresholds: Linux only")
-def test_malloc_thresholds_keep_large_arrays_on_the_heap():
-    # With fastnn's thresholds a 4 MB array comes from the heap (below the program break),
-    # reused after it is freed; with glibc's defaults (threshold 128 KB at start) it is a
-    # fresh mmap far above the break, page-faulted anew. A user's setting wins.
-    try:
-        os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
-        pytest.skip("not glibc")
-    code = ("import ctypes, fastnn, numpy as np\nfrom fastnn import runtime\n"
-            "libc = ctypes.CDLL(None)\nlibc.sbrk.restype = ctypes.c_void_p\n"
-            "a = np.empty(4 << 20, dtype=np.uint8)\n"
-            "print(a.ctypes.data < libc.sbrk(0), '|', runtime.malloc_policy())")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "FASTNN_MALLOC"))}
-    run = lambda **e: subprocess.run([sys.executable, "-c", code], env=dict(env, **e), capture_output=True,  # noqa: E731
-                                     text=True, check=True).stdout.strip()
-    assert run() == "True | mmap threshold 32 MB, trim threshold 256 MB (set by fastnn)"
-    assert run(FASTNN_MALLOC="0") == "False | glibc's defaults (FASTNN_MALLOC=0)"
-    assert run(MALLOC_MMAP_THRESHOLD_="131072") == "False | set before fastnn (MALLOC_*_THRESHOLD_)"
-
-
 def test_openblas_idle_wait_is_set_before_numpy_loads():
     # Imported before NumPy, fastnn shortens OpenBLAS's idle spin; a value of the user's
     # wins, and after NumPy it is too late (OpenBLAS read the variable), which info says.
