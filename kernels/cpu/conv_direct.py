@@ -79,6 +79,20 @@ def _taps5(first, bias, xp, s, w, wo, acc, count):
             acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j] + w3 * xp[s3 + j] + w4 * xp[s4 + j]
 
 
+@jit(inline=True)
+def _window_starts(s, wp):
+    """The unsigned starts of a 3x3 window's nine shifted sources, row by row (s: the
+    window's top-left source, wp: the row pitch)."""
+    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
+    return r0, r0 + U(1), r0 + U(2), r1, r1 + U(1), r1 + U(2), r2, r2 + U(1), r2 + U(2)
+
+
+@jit(inline=True)
+def _nine(w, o):
+    """w[o:o + 9] as nine scalars (a 3x3 filter's weights, held in registers)."""
+    return w[o], w[o + 1], w[o + 2], w[o + 3], w[o + 4], w[o + 5], w[o + 6], w[o + 7], w[o + 8]
+
+
 # A whole 3x3 window in one pass over the plane (stride 1): the plane is loaded and
 # stored once per channel instead of once per kernel row, and the nine products of a
 # value are summed in registers (s: the window's top-left source, wp: the row pitch).
@@ -87,13 +101,8 @@ def _taps5(first, bias, xp, s, w, wo, acc, count):
 # products, 25 weights held in registers) ran 30-40 % slower than five _taps5 passes.
 @jit(inline=True)
 def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
-    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
-    a0, a1, a2 = r0, r0 + U(1), r0 + U(2)
-    b0, b1, b2 = r1, r1 + U(1), r1 + U(2)
-    c0, c1, c2 = r2, r2 + U(1), r2 + U(2)
-    w0, w1, w2 = w[wo], w[wo + 1], w[wo + 2]
-    w3, w4, w5 = w[wo + 3], w[wo + 4], w[wo + 5]
-    w6, w7, w8 = w[wo + 6], w[wo + 7], w[wo + 8]
+    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
+    w0, w1, w2, w3, w4, w5, w6, w7, w8 = _nine(w, wo)
     for j in range(U(count)):
         v = (w0 * xp[a0 + j] + w1 * xp[a1 + j] + w2 * xp[a2 + j]
              + w3 * xp[b0 + j] + w4 * xp[b1 + j] + w5 * xp[b2 + j]
@@ -109,17 +118,9 @@ def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
 # load on each (loads, not multiply-adds, bounded the one-filter pass).
 @jit(inline=True)
 def _window3x3x2(first, bias0, bias1, xp, s, wp, w, wo, wstep, acc, plane, count):
-    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
-    a0, a1, a2 = r0, r0 + U(1), r0 + U(2)
-    b0, b1, b2 = r1, r1 + U(1), r1 + U(2)
-    c0, c1, c2 = r2, r2 + U(1), r2 + U(2)
-    u0, u1, u2 = w[wo], w[wo + 1], w[wo + 2]
-    u3, u4, u5 = w[wo + 3], w[wo + 4], w[wo + 5]
-    u6, u7, u8 = w[wo + 6], w[wo + 7], w[wo + 8]
-    vo = wo + wstep
-    v0, v1, v2 = w[vo], w[vo + 1], w[vo + 2]
-    v3, v4, v5 = w[vo + 3], w[vo + 4], w[vo + 5]
-    v6, v7, v8 = w[vo + 6], w[vo + 7], w[vo + 8]
+    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
+    u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(w, wo)
+    v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine(w, wo + wstep)
     second = U(plane)
     for j in range(U(count)):
         xa0, xa1, xa2 = xp[a0 + j], xp[a1 + j], xp[a2 + j]
