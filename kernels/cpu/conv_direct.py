@@ -15,9 +15,11 @@ output plane held in L1 (one pass per kernel row and channel, the first one star
 from the bias; a 3x3 kernel's three rows in one pass; two filters per pass for 3x3 and
 5x5 kernels, so each value loaded feeds both). At stride 1 the plane has the padded
 input's row pitch, so every pass is one long vectorised loop; the fused epilogue then
-writes the OW real columns of each row. The helpers called per pass and per row are
-inlined (``jit(inline=True)``): as calls, the reference counting of their array
-arguments cost more than the work on a 28-value row.
+writes the OW real columns of each row. The epilogue, called once per row, is inlined
+(``activations.epilogue_run``, ``jit(inline=True)``): as a call, the reference counting
+of its array arguments cost more than the work on a 28-value row. The helpers called
+once per pass over a plane stay calls: inlined they measured no faster and the module
+took 30 % longer to compile.
 
 The filter gradient is the mirror image: per (image, filter) plane, gz = act'(z) gy is
 laid out with the same pitch in L1 (zeros beyond OW), and each kernel row's kw taps are
@@ -38,7 +40,7 @@ from ._windows import U
 from .activations import epilogue_run, grad_run
 
 
-@jit(inline=True)
+@jit
 def _row_axpy(coef, src, s0, step, dst, d0, count):
     """dst[d0 + j] += coef * src[s0 + j*step] for j < count (step 1: contiguous)."""
     s, d = U(s0), U(d0)
@@ -55,7 +57,7 @@ def _row_axpy(coef, src, s0, step, dst, d0, count):
 # The shifted sources get their own unsigned base each (s + q as one value): written as
 # xp[s + j + q], LLVM could not rule out the index wrapping, kept the loop scalar, and the
 # 1->32 3x3 forward took 2.3 ms instead of 0.4 (serial, taps alone).
-@jit(inline=True)
+@jit
 def _taps3(first, bias, xp, s, w, wo, acc, count):
     s0, s1, s2 = U(s), U(s + 1), U(s + 2)
     w0, w1, w2 = w[wo], w[wo + 1], w[wo + 2]
@@ -67,7 +69,7 @@ def _taps3(first, bias, xp, s, w, wo, acc, count):
             acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j]
 
 
-@jit(inline=True)
+@jit
 def _taps5(first, bias, xp, s, w, wo, acc, count):
     s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
     w0, w1, w2, w3, w4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
@@ -79,7 +81,7 @@ def _taps5(first, bias, xp, s, w, wo, acc, count):
             acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j] + w3 * xp[s3 + j] + w4 * xp[s4 + j]
 
 
-@jit(inline=True)
+@jit
 def _window_starts(s, wp):
     """The unsigned starts of a 3x3 window's nine shifted sources, row by row (s: the
     window's top-left source, wp: the row pitch)."""
@@ -87,7 +89,7 @@ def _window_starts(s, wp):
     return r0, r0 + U(1), r0 + U(2), r1, r1 + U(1), r1 + U(2), r2, r2 + U(1), r2 + U(2)
 
 
-@jit(inline=True)
+@jit
 def _nine(w, o):
     """w[o:o + 9] as nine scalars (a 3x3 filter's weights, held in registers)."""
     return w[o], w[o + 1], w[o + 2], w[o + 3], w[o + 4], w[o + 5], w[o + 6], w[o + 7], w[o + 8]
@@ -99,7 +101,7 @@ def _nine(w, o):
 # Measured against three _taps3 passes (forward alone, float32, ms): 1->32 on 28x28
 # batch 64 0.66 -> 0.58, 3->32 on 32x32 batch 64 1.75 -> 1.43. The same for 5x5 (25
 # products, 25 weights held in registers) ran 30-40 % slower than five _taps5 passes.
-@jit(inline=True)
+@jit
 def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
     a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
     w0, w1, w2, w3, w4, w5, w6, w7, w8 = _nine(w, wo)
@@ -116,7 +118,7 @@ def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
 # Two filters in one pass (the second's weights at wo + wstep, its plane at acc[plane:]):
 # each input value loaded feeds two multiply-adds, where one filter at a time spent a
 # load on each (loads, not multiply-adds, bounded the one-filter pass).
-@jit(inline=True)
+@jit
 def _window3x3x2(first, bias0, bias1, xp, s, wp, w, wo, wstep, acc, plane, count):
     a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
     u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(w, wo)
@@ -138,7 +140,7 @@ def _window3x3x2(first, bias0, bias1, xp, s, wp, w, wo, wstep, acc, plane, count
             acc[second + j] += t2
 
 
-@jit(inline=True)
+@jit
 def _taps5x2(first, bias0, bias1, xp, s, w, wo, wstep, acc, plane, count):
     s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
     u0, u1, u2, u3, u4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
@@ -157,7 +159,7 @@ def _taps5x2(first, bias0, bias1, xp, s, w, wo, wstep, acc, plane, count):
             acc[second + j] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4
 
 
-@jit(inline=True)
+@jit
 def _taps(first, bias, xp, s, w, wo, acc, count, kw):
     if kw == 3:
         _taps3(first, bias, xp, s, w, wo, acc, count)
@@ -173,7 +175,7 @@ def _taps(first, bias, xp, s, w, wo, acc, count, kw):
 
 # The filter gradient's mirror image: out[o + q] += sum_j g[gs + j] xp[s + q + j], q < kw,
 # all kw dot products in one pass over g (one load of g per kw multiply-adds).
-@jit(inline=True)
+@jit
 def _dots3(g, gs, xp, s, out, o, count, zero):
     g0, s0, s1, s2 = U(gs), U(s), U(s + 1), U(s + 2)
     a0 = a1 = a2 = zero
@@ -187,7 +189,7 @@ def _dots3(g, gs, xp, s, out, o, count, zero):
     out[o + 2] += a2
 
 
-@jit(inline=True)
+@jit
 def _dots5(g, gs, xp, s, out, o, count, zero):
     g0, s0, s1, s2, s3, s4 = U(gs), U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
     a0 = a1 = a2 = a3 = a4 = zero
@@ -205,7 +207,7 @@ def _dots5(g, gs, xp, s, out, o, count, zero):
     out[o + 4] += a4
 
 
-@jit(inline=True)
+@jit
 def _dots(g, gs, xp, s, out, o, count, kw, zero):
     if kw == 3:
         _dots3(g, gs, xp, s, out, o, count, zero)
@@ -221,7 +223,7 @@ def _dots(g, gs, xp, s, out, o, count, kw, zero):
             out[o + q] += a
 
 
-@jit(inline=True)
+@jit
 def _dots3x4(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     # Four filters' planes (gstride apart) against one kernel row's 3 taps: 12 independent
     # sums, 7 loads per 12 multiply-adds. One filter at a time, the 3 dependent chains
@@ -261,7 +263,7 @@ def _dots3x4(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     out[o + 3 * ostride + 2] += a32
 
 
-@jit(inline=True)
+@jit
 def _dots5x2(g, gs, gstride, xp, s, out, o, ostride, count, zero):
     # Two filters against one kernel row's 5 taps: 10 independent sums, 7 loads per 10
     # multiply-adds (see _dots3x4).
@@ -299,7 +301,7 @@ _DOT_FILTERS3 = 4
 _DOT_FILTERS5 = 2
 
 
-@jit(inline=True)
+@jit
 def _dots_block(g, gs, gstride, nf, xp, s, out, o, ostride, count, kw, zero):
     """out[o + k*ostride + q] += sum_j g[gs + k*gstride + j] xp[s + q + j] for k < nf
     filters and q < kw taps."""
