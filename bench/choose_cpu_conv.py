@@ -83,7 +83,10 @@ def run_conv(torch):
     forward alone, then forward+backward. The rule's pick is marked with '*'."""
     rng = np.random.default_rng(0)
     selected = CC.FORCED
-    only = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else None
+    only = None
+    if "--only" in sys.argv:
+        names = sys.argv[sys.argv.index("--only") + 1:]
+        only = names[:next((k for k, a in enumerate(names) if a.startswith("--")), len(names))]
     unknown = set(only or ()) - {shape[0] for shape in CONV_SHAPES}
     if unknown:
         raise SystemExit(f"--only: unknown shapes {sorted(unknown)}; known: {[shape[0] for shape in CONV_SHAPES]}")

@@ -23,9 +23,10 @@ took 30 % longer to compile.
 
 The filter gradient is the mirror image: per (image, filter) plane, gz = act'(z) gy is
 laid out with the same pitch in L1 (zeros beyond OW), and each kernel row's kw taps are
-kw dot products in one loop over the plane, the bias sum on the way. Forward and filter gradient are parallel over images (per-image partial sums
-for the gradients, added up by the caller); the input gradient over (image, channel)
-planes, each iteration writing its own plane.
+kw dot products in one loop over the plane, the bias sum on the way. Forward and filter
+gradient are parallel over images (per-image partial sums for the gradients, added up by
+the caller); the input gradient over (image, channel) planes, each iteration writing its
+own plane.
 
 When conv.choose_algorithm picks it is measured there (first layers, stride 1).
 """
@@ -361,7 +362,8 @@ def _forward(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, sh, sw, oh, o
                 plane = (img * c + ch) * hp * wp
                 wo = (ff * c + ch) * kh * kw
                 if pair and kw == 3:
-                    _window3x3x2(ch == 0, b[ff], b[ff + 1], xp, plane, wp, wt, wo, c * 9, acc, plane_len, count)
+                    _window3x3x2(ch == 0, b[ff], b[ff + 1], xp, plane, wp, wt, wo, c * kh * kw, acc, plane_len,
+                                 count)
                     continue
                 if pair:
                     for p in range(kh):
