@@ -168,13 +168,16 @@ def test_conv2d_direct(xs, ws, stride, pad, dtype, path, monkeypatch):
     _check_conv(xs, ws, stride, pad, dtype, "direct", None, monkeypatch)
 
 
-# First-layer shapes (C_in 1 and 3, stride 1, both twins by the path fixture), filter counts
-# that leave a remainder after the forward's filter pairs and the 4- and 2-filter dot
-# blocks of the filter gradient, kernel widths 3, 5 and 7 (7: no pair pass).
+# First-layer shapes (C_in 1 and 3, stride 1, both twins by the path fixture): filter counts
+# that leave 3, 1 and 2 filters after the 4-filter blocks of the forward tiles and of the
+# filter gradient, an odd output height (the forward's second tile row past the end), kernel
+# widths 3 and 5 (their register-blocked gradient passes), 7 and 4 (a pass per tap), and
+# a 70-column output (several vector runs per row, the last one partly past OW).
 FIRST_LAYER_GEOMETRIES = [
     ((9, 1, 28, 27), (7, 1, 3, 3), (1, 1), (1, 1, 1, 1)),
     ((5, 3, 21, 20), (9, 3, 5, 5), (1, 1), (2, 1, 2, 2)),
     ((4, 3, 17, 19), (6, 3, 7, 7), (1, 1), (3, 3, 3, 3)),
+    ((2, 2, 9, 70), (5, 2, 2, 4), (1, 1), (0, 1, 1, 2)),
 ]
 
 

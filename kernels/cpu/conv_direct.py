@@ -9,24 +9,32 @@ OH, OW as in kernels/reference/conv.py:
     gxp[n, c, i*sh + p, j*sw + q] += gz[n, f, i, j] w[f, c, p, q],   gx = gxp cropped
 
 With C*kh*kw of 9 to 75, im2col + GEMM gives BLAS a product whose inner dimension is
-too short to run well, after a copy of the input kh*kw times over; here each kernel
-row's kw weights are kw scalars times kw shifted rows of the image, summed into an
-output plane held in L1 (one pass per kernel row and channel, the first one starting
-from the bias; a 3x3 kernel's three rows in one pass; two filters per pass for 3x3 and
-5x5 kernels, so each value loaded feeds both). At stride 1 the plane has the padded
-input's row pitch, so every pass is one long vectorised loop; the fused epilogue then
-writes the OW real columns of each row. The epilogue, called once per row, is inlined
-(``activations.epilogue_run``, ``jit(inline=True)``): as a call, the reference counting
-of its array arguments cost more than the work on a 28-value row. The helpers called
-once per pass over a plane stay calls: inlined they measured no faster and the module
-took 30 % longer to compile.
+too short to run well, after a copy of the input kh*kw times over. Here, at stride 1,
+the sums live in registers as vectors (kernels/cpu/_simd.py):
 
-The filter gradient is the mirror image: per (image, filter) plane, gz = act'(z) gy is
-laid out with the same pitch in L1 (zeros beyond OW), and each kernel row's kw taps are
-kw dot products in one loop over the plane, the bias sum on the way. Forward and filter
-gradient are parallel over images (per-image partial sums for the gradients, added up by
-the caller); the input gradient over (image, channel) planes, each iteration writing its
-own plane.
+* forward: a tile of two output rows by 128 bytes of columns (32 float32) for four
+  filters is eight vectors that start from the bias and take every tap (c, p, q) as
+  two vector loads of the shifted input and four broadcast weights; then the fused
+  epilogue writes the tile's real columns. Held in memory instead (the plane-at-a-time
+  kernel before it, which LLVM vectorised from scalar loops), every tap's partial sums
+  were loaded and stored again: 3->32 5x5 on 32x32, batch 64, forward 2.41 -> 1.83 ms.
+* filter gradient: gz = act'(z) gy for four filters is laid out in L1 with rows of a
+  whole number of 64-byte vectors (zeros beyond OW); each kernel row of each channel is
+  then one pass over those planes with the 4*kw sums in vectors (one lane per column),
+  four gz loads and kw shifted input loads for 4*kw multiply-adds; the lanes are added
+  up once per pass. The bias gradient comes from the same layout pass.
+
+The vectors read up to a row and a vector past the padded planes, so the padded input
+carries ``slack`` zeros after its last plane. The epilogue, called once per row, is
+inlined (``activations.epilogue_run``, ``jit(inline=True)``): as a call, the reference
+counting of its array arguments cost more than the work on a 28-value row.
+
+Other strides (rare in first layers) take plain loops: an output plane in L1 summed by
+strided row axpys, and a dot per tap and output row for the filter gradient. The input
+gradient (a first layer's input needs none; other callers may ask) accumulates each
+(image, channel) plane by one axpy per tap. Forward and filter gradient are parallel
+over images (per-image partial sums for the gradients, added up by the caller), the
+input gradient over (image, channel) planes, each iteration writing its own plane.
 
 When conv.choose_algorithm picks it is measured there (first layers, stride 1).
 """
@@ -36,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import dual, jit, prange
+from ._simd import lanes64, lanes128, vfill64, vfill128, vload64, vload128, vmuladd64, vmuladd128, vstore128, vsum64
 from ._workspace import recycled
 from ._windows import U
 from .activations import epilogue_run, grad_run
@@ -54,269 +63,72 @@ def _row_axpy(coef, src, s0, step, dst, d0, count):
             dst[d + j] += coef * src[s + j * st]
 
 
-# One kernel row's kw taps over ``count`` values: acc[a + j] (+)= sum_q w[wo + q] xp[s + q + j].
-# The shifted sources get their own unsigned base each (s + q as one value): written as
-# xp[s + j + q], LLVM could not rule out the index wrapping, kept the loop scalar, and the
-# 1->32 3x3 forward took 2.3 ms instead of 0.4 (serial, taps alone).
+# The filter gradient at stride 1 takes four filters' gz planes (``plane`` apart, rows of
+# ``pitch`` values, zeros beyond OW) against one kernel row of one input channel:
+# out[o + k*ostride + q] += sum_{i, j} gz[k, i, j] xp[xs + i*wp + j + q] for k < nf, q < kw.
+# The 4*kw sums are vectors held in registers across the whole plane, one lane per
+# column (64-byte vectors: 16 float32 lanes, up to 20 of them live at once), so each
+# step loads four gz vectors and kw shifted input vectors for 4*kw multiply-adds.
 @jit
-def _taps3(first, bias, xp, s, w, wo, acc, count):
-    s0, s1, s2 = U(s), U(s + 1), U(s + 2)
-    w0, w1, w2 = w[wo], w[wo + 1], w[wo + 2]
-    if first:
-        for j in range(U(count)):
-            acc[j] = bias + w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j]
-    else:
-        for j in range(U(count)):
-            acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j]
-
-
-@jit
-def _taps5(first, bias, xp, s, w, wo, acc, count):
-    s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
-    w0, w1, w2, w3, w4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
-    if first:
-        for j in range(U(count)):
-            acc[j] = bias + w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j] + w3 * xp[s3 + j] + w4 * xp[s4 + j]
-    else:
-        for j in range(U(count)):
-            acc[j] += w0 * xp[s0 + j] + w1 * xp[s1 + j] + w2 * xp[s2 + j] + w3 * xp[s3 + j] + w4 * xp[s4 + j]
-
-
-@jit
-def _window_starts(s, wp):
-    """The unsigned starts of a 3x3 window's nine shifted sources, row by row (s: the
-    window's top-left source, wp: the row pitch)."""
-    r0, r1, r2 = U(s), U(s + wp), U(s + 2 * wp)
-    return r0, r0 + U(1), r0 + U(2), r1, r1 + U(1), r1 + U(2), r2, r2 + U(1), r2 + U(2)
-
-
-@jit
-def _nine(w, o):
-    """w[o:o + 9] as nine scalars (a 3x3 filter's weights, held in registers)."""
-    return w[o], w[o + 1], w[o + 2], w[o + 3], w[o + 4], w[o + 5], w[o + 6], w[o + 7], w[o + 8]
-
-
-# A whole 3x3 window in one pass over the plane (stride 1): the plane is loaded and
-# stored once per channel instead of once per kernel row, and the nine products of a
-# value are summed in registers (s: the window's top-left source, wp: the row pitch).
-# Measured against three _taps3 passes (forward alone, float32, ms): 1->32 on 28x28
-# batch 64 0.66 -> 0.58, 3->32 on 32x32 batch 64 1.75 -> 1.43. The same for 5x5 (25
-# products, 25 weights held in registers) ran 30-40 % slower than five _taps5 passes.
-@jit
-def _window3x3(first, bias, xp, s, wp, w, wo, acc, count):
-    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
-    w0, w1, w2, w3, w4, w5, w6, w7, w8 = _nine(w, wo)
-    for j in range(U(count)):
-        v = (w0 * xp[a0 + j] + w1 * xp[a1 + j] + w2 * xp[a2 + j]
-             + w3 * xp[b0 + j] + w4 * xp[b1 + j] + w5 * xp[b2 + j]
-             + w6 * xp[c0 + j] + w7 * xp[c1 + j] + w8 * xp[c2 + j])
-        if first:
-            acc[j] = bias + v
-        else:
-            acc[j] += v
-
-
-# Two filters in one pass (the second's weights at wo + wstep, its plane at acc[plane:]):
-# each input value loaded feeds two multiply-adds, where one filter at a time spent a
-# load on each (loads, not multiply-adds, bounded the one-filter pass).
-@jit
-def _window3x3x2(first, bias0, bias1, xp, s, wp, w, wo, wstep, acc, plane, count):
-    a0, a1, a2, b0, b1, b2, c0, c1, c2 = _window_starts(s, wp)
-    u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(w, wo)
-    v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine(w, wo + wstep)
-    second = U(plane)
-    for j in range(U(count)):
-        xa0, xa1, xa2 = xp[a0 + j], xp[a1 + j], xp[a2 + j]
-        xb0, xb1, xb2 = xp[b0 + j], xp[b1 + j], xp[b2 + j]
-        xc0, xc1, xc2 = xp[c0 + j], xp[c1 + j], xp[c2 + j]
-        t = (u0 * xa0 + u1 * xa1 + u2 * xa2 + u3 * xb0 + u4 * xb1 + u5 * xb2
-             + u6 * xc0 + u7 * xc1 + u8 * xc2)
-        t2 = (v0 * xa0 + v1 * xa1 + v2 * xa2 + v3 * xb0 + v4 * xb1 + v5 * xb2
-              + v6 * xc0 + v7 * xc1 + v8 * xc2)
-        if first:
-            acc[j] = bias0 + t
-            acc[second + j] = bias1 + t2
-        else:
-            acc[j] += t
-            acc[second + j] += t2
+def _dots_x4(gz, plane, pitch, xp, xs, wp, oh, out, o, ostride, nf, five):
+    """kw = 3, or 5 when ``five`` (the two extra taps' sums stay zero otherwise; LLVM splits
+    the loop on the loop-invariant test)."""
+    lanes = lanes64(xp)
+    a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = vfill64(xp, 0)
+    c0 = c1 = c2 = c3 = c4 = d0 = d1 = d2 = d3 = d4 = a0
+    for i in range(oh):
+        for j in range(0, pitch, lanes):
+            g = U(i * pitch + j)
+            ga, gb, gc, gd = vload64(gz, g), vload64(gz, g + U(plane)), vload64(gz, g + U(2 * plane)), \
+                vload64(gz, g + U(3 * plane))
+            s = U(xs + i * wp + j)
+            x = vload64(xp, s)
+            a0, b0, c0, d0 = vmuladd64(a0, ga, x), vmuladd64(b0, gb, x), vmuladd64(c0, gc, x), vmuladd64(d0, gd, x)
+            x = vload64(xp, s + U(1))
+            a1, b1, c1, d1 = vmuladd64(a1, ga, x), vmuladd64(b1, gb, x), vmuladd64(c1, gc, x), vmuladd64(d1, gd, x)
+            x = vload64(xp, s + U(2))
+            a2, b2, c2, d2 = vmuladd64(a2, ga, x), vmuladd64(b2, gb, x), vmuladd64(c2, gc, x), vmuladd64(d2, gd, x)
+            if five:
+                x = vload64(xp, s + U(3))
+                a3, b3, c3, d3 = vmuladd64(a3, ga, x), vmuladd64(b3, gb, x), vmuladd64(c3, gc, x), \
+                    vmuladd64(d3, gd, x)
+                x = vload64(xp, s + U(4))
+                a4, b4, c4, d4 = vmuladd64(a4, ga, x), vmuladd64(b4, gb, x), vmuladd64(c4, gc, x), \
+                    vmuladd64(d4, gd, x)
+    taps = 5 if five else 3
+    _add_taps(out, o, taps, vsum64(a0), vsum64(a1), vsum64(a2), vsum64(a3), vsum64(a4))
+    if nf > 1:
+        _add_taps(out, o + ostride, taps, vsum64(b0), vsum64(b1), vsum64(b2), vsum64(b3), vsum64(b4))
+    if nf > 2:
+        _add_taps(out, o + 2 * ostride, taps, vsum64(c0), vsum64(c1), vsum64(c2), vsum64(c3), vsum64(c4))
+    if nf > 3:
+        _add_taps(out, o + 3 * ostride, taps, vsum64(d0), vsum64(d1), vsum64(d2), vsum64(d3), vsum64(d4))
 
 
 @jit
-def _taps5x2(first, bias0, bias1, xp, s, w, wo, wstep, acc, plane, count):
-    s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
-    u0, u1, u2, u3, u4 = w[wo], w[wo + 1], w[wo + 2], w[wo + 3], w[wo + 4]
-    vo = wo + wstep
-    v0, v1, v2, v3, v4 = w[vo], w[vo + 1], w[vo + 2], w[vo + 3], w[vo + 4]
-    second = U(plane)
-    if first:
-        for j in range(U(count)):
-            x0, x1, x2, x3, x4 = xp[s0 + j], xp[s1 + j], xp[s2 + j], xp[s3 + j], xp[s4 + j]
-            acc[j] = bias0 + u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
-            acc[second + j] = bias1 + v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4
-    else:
-        for j in range(U(count)):
-            x0, x1, x2, x3, x4 = xp[s0 + j], xp[s1 + j], xp[s2 + j], xp[s3 + j], xp[s4 + j]
-            acc[j] += u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
-            acc[second + j] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3 + v4 * x4
+def _dots1x4(gz, plane, pitch, xp, xs, wp, oh, out, o, ostride, nf):
+    """One tap (other kernel widths, a call per tap)."""
+    lanes = lanes64(xp)
+    a = b = c = d = vfill64(xp, 0)
+    for i in range(oh):
+        for j in range(0, pitch, lanes):
+            g = U(i * pitch + j)
+            x = vload64(xp, U(xs + i * wp + j))
+            a, b = vmuladd64(a, vload64(gz, g), x), vmuladd64(b, vload64(gz, g + U(plane)), x)
+            c, d = vmuladd64(c, vload64(gz, g + U(2 * plane)), x), vmuladd64(d, vload64(gz, g + U(3 * plane)), x)
+    sums = (vsum64(a), vsum64(b), vsum64(c), vsum64(d))
+    for k in range(nf):
+        out[o + k * ostride] += sums[k]
 
 
-@jit
-def _taps(first, bias, xp, s, w, wo, acc, count, kw):
-    if kw == 3:
-        _taps3(first, bias, xp, s, w, wo, acc, count)
-    elif kw == 5:
-        _taps5(first, bias, xp, s, w, wo, acc, count)
-    else:
-        if first:
-            for j in range(U(count)):
-                acc[j] = bias
-        for q in range(kw):
-            _row_axpy(w[wo + q], xp, s + q, 1, acc, 0, count)
-
-
-# The filter gradient's mirror image: out[o + q] += sum_j g[gs + j] xp[s + q + j], q < kw,
-# all kw dot products in one pass over g (one load of g per kw multiply-adds).
-@jit
-def _dots3(g, gs, xp, s, out, o, count, zero):
-    g0, s0, s1, s2 = U(gs), U(s), U(s + 1), U(s + 2)
-    a0 = a1 = a2 = zero
-    for j in range(U(count)):
-        v = g[g0 + j]
-        a0 += v * xp[s0 + j]
-        a1 += v * xp[s1 + j]
-        a2 += v * xp[s2 + j]
-    out[o] += a0
-    out[o + 1] += a1
-    out[o + 2] += a2
-
-
-@jit
-def _dots5(g, gs, xp, s, out, o, count, zero):
-    g0, s0, s1, s2, s3, s4 = U(gs), U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
-    a0 = a1 = a2 = a3 = a4 = zero
-    for j in range(U(count)):
-        v = g[g0 + j]
-        a0 += v * xp[s0 + j]
-        a1 += v * xp[s1 + j]
-        a2 += v * xp[s2 + j]
-        a3 += v * xp[s3 + j]
-        a4 += v * xp[s4 + j]
-    out[o] += a0
-    out[o + 1] += a1
-    out[o + 2] += a2
-    out[o + 3] += a3
-    out[o + 4] += a4
-
-
-@jit
-def _dots(g, gs, xp, s, out, o, count, kw, zero):
-    if kw == 3:
-        _dots3(g, gs, xp, s, out, o, count, zero)
-    elif kw == 5:
-        _dots5(g, gs, xp, s, out, o, count, zero)
-    else:
-        g0 = U(gs)
-        for q in range(kw):
-            sq = U(s + q)
-            a = zero
-            for j in range(U(count)):
-                a += g[g0 + j] * xp[sq + j]
-            out[o + q] += a
-
-
-@jit
-def _dots3x4(g, gs, gstride, xp, s, out, o, ostride, count, zero):
-    # Four filters' planes (gstride apart) against one kernel row's 3 taps: 12 independent
-    # sums, 7 loads per 12 multiply-adds. One filter at a time, the 3 dependent chains
-    # of _dots3 left the FMA units idle waiting on each other (0.5 FMA a cycle measured).
-    g0, g1, g2, g3 = U(gs), U(gs + gstride), U(gs + 2 * gstride), U(gs + 3 * gstride)
-    s0, s1, s2 = U(s), U(s + 1), U(s + 2)
-    a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = a30 = a31 = a32 = zero
-    for j in range(U(count)):
-        x0, x1, x2 = xp[s0 + j], xp[s1 + j], xp[s2 + j]
-        v = g[g0 + j]
-        a00 += v * x0
-        a01 += v * x1
-        a02 += v * x2
-        v = g[g1 + j]
-        a10 += v * x0
-        a11 += v * x1
-        a12 += v * x2
-        v = g[g2 + j]
-        a20 += v * x0
-        a21 += v * x1
-        a22 += v * x2
-        v = g[g3 + j]
-        a30 += v * x0
-        a31 += v * x1
-        a32 += v * x2
-    out[o] += a00
-    out[o + 1] += a01
-    out[o + 2] += a02
-    out[o + ostride] += a10
-    out[o + ostride + 1] += a11
-    out[o + ostride + 2] += a12
-    out[o + 2 * ostride] += a20
-    out[o + 2 * ostride + 1] += a21
-    out[o + 2 * ostride + 2] += a22
-    out[o + 3 * ostride] += a30
-    out[o + 3 * ostride + 1] += a31
-    out[o + 3 * ostride + 2] += a32
-
-
-@jit
-def _dots5x2(g, gs, gstride, xp, s, out, o, ostride, count, zero):
-    # Two filters against one kernel row's 5 taps: 10 independent sums, 7 loads per 10
-    # multiply-adds (see _dots3x4).
-    g0, g1 = U(gs), U(gs + gstride)
-    s0, s1, s2, s3, s4 = U(s), U(s + 1), U(s + 2), U(s + 3), U(s + 4)
-    a00 = a01 = a02 = a03 = a04 = a10 = a11 = a12 = a13 = a14 = zero
-    for j in range(U(count)):
-        x0, x1, x2, x3, x4 = xp[s0 + j], xp[s1 + j], xp[s2 + j], xp[s3 + j], xp[s4 + j]
-        v = g[g0 + j]
-        a00 += v * x0
-        a01 += v * x1
-        a02 += v * x2
-        a03 += v * x3
-        a04 += v * x4
-        v = g[g1 + j]
-        a10 += v * x0
-        a11 += v * x1
-        a12 += v * x2
-        a13 += v * x3
-        a14 += v * x4
-    out[o] += a00
-    out[o + 1] += a01
-    out[o + 2] += a02
-    out[o + 3] += a03
-    out[o + 4] += a04
-    out[o + ostride] += a10
-    out[o + ostride + 1] += a11
-    out[o + ostride + 2] += a12
-    out[o + ostride + 3] += a13
-    out[o + ostride + 4] += a14
-
-
-#: Filters whose planes _dots_block takes at once, per kernel width (see _dots3x4).
-_DOT_FILTERS3 = 4
-_DOT_FILTERS5 = 2
-
-
-@jit
-def _dots_block(g, gs, gstride, nf, xp, s, out, o, ostride, count, kw, zero):
-    """out[o + k*ostride + q] += sum_j g[gs + k*gstride + j] xp[s + q + j] for k < nf
-    filters and q < kw taps."""
-    k = 0
-    if kw == 3:
-        while k + _DOT_FILTERS3 <= nf:
-            _dots3x4(g, gs + k * gstride, gstride, xp, s, out, o + k * ostride, ostride, count, zero)
-            k += _DOT_FILTERS3
-    elif kw == 5:
-        while k + _DOT_FILTERS5 <= nf:
-            _dots5x2(g, gs + k * gstride, gstride, xp, s, out, o + k * ostride, ostride, count, zero)
-            k += _DOT_FILTERS5
-    for kk in range(k, nf):
-        _dots(g, gs + kk * gstride, xp, s, out, o + kk * ostride, count, kw, zero)
+@jit(inline=True)
+def _add_taps(out, o, taps, s0, s1, s2, s3, s4):
+    out[o] += s0
+    out[o + 1] += s1
+    out[o + 2] += s2
+    if taps == 5:
+        out[o + 3] += s3
+        out[o + 4] += s4
 
 
 @dual
@@ -333,63 +145,82 @@ def _pad_planes(x, xp, planes, h, w, hp, wp, pt, pl):
                 xp[dst + j] = x[src + j]
 
 
-#: Filters per parallel iteration of the forward pass (one L1 plane reused across them).
-_FILTER_BLOCK = 8
+#: Filters and output rows in one register tile of the stride-1 forward pass.
+_TILE_FILTERS = 4
+_TILE_ROWS = 2
 
 
 @dual
-def _forward(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, sh, sw, oh, ow, keep_z, zero):
-    # b has F entries (zeros without a bias). At stride 1 the plane has the padded input's
-    # row pitch, so each kernel row is one pass over OH*Wp values (the columns beyond OW
-    # are never read): loops of a few dozen values cost more to start than to run (the
-    # 1->32 3x3 forward on 28x28, batch 64, took 5.2 ms row by row). One iteration owns
-    # a block of filters of one image and reuses one plane for them.
-    unit = sh == 1 and sw == 1
-    pitch = wp if unit else ow
-    count = (oh - 1) * wp + ow
-    blocks = (f + _FILTER_BLOCK - 1) // _FILTER_BLOCK
-    pairable = unit and ((kh == 3 and kw == 3) or kw == 5)
+def _forward_unit(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, keep_z, zero):
+    # Stride 1. A tile is two output rows by one run of 128 bytes of columns (32 float32)
+    # for four filters: eight vectors of sums held in registers through all C*kh*kw taps,
+    # each tap two vector loads of the input (the rows under the tile's two rows) and four
+    # weights for eight multiply-adds. The sums start from the bias and leave through the
+    # fused epilogue. Lanes beyond OW, and a second row below the last, compute on the
+    # input's slack and are never written. A block of fewer than four filters repeats its
+    # last filter's weights (computed, not written). Parallel over (image, filter block).
+    lanes = lanes128(xp)
+    blocks = (f + _TILE_FILTERS - 1) // _TILE_FILTERS
+    taps = c * kh * kw
     for it in prange(n * blocks):
         img = it // blocks
-        f0 = (it - img * blocks) * _FILTER_BLOCK
-        f1 = min(f, f0 + _FILTER_BLOCK)
-        plane_len = oh * pitch
-        acc = np.empty(2 * plane_len, dtype=y.dtype)
-        ff = f0
-        while ff < f1:
-            pair = pairable and ff + 1 < f1
-            for ch in range(c):
-                plane = (img * c + ch) * hp * wp
-                wo = (ff * c + ch) * kh * kw
-                if pair and kw == 3:
-                    _window3x3x2(ch == 0, b[ff], b[ff + 1], xp, plane, wp, wt, wo, c * kh * kw, acc, plane_len,
-                                 count)
-                    continue
-                if pair:
+        f0 = (it - img * blocks) * _TILE_FILTERS
+        nf = min(_TILE_FILTERS, f - f0)
+        k1, k2, k3 = min(1, nf - 1), min(2, nf - 1), min(3, nf - 1)
+        o1, o2, o3 = U(k1 * taps), U(k2 * taps), U(k3 * taps)
+        tile = np.empty(_TILE_ROWS * _TILE_FILTERS * lanes, dtype=y.dtype)
+        for i in range(0, oh, _TILE_ROWS):
+            for j0 in range(0, ow, lanes):
+                a0, a1, a2, a3 = vfill128(xp, b[f0]), vfill128(xp, b[f0 + k1]), vfill128(xp, b[f0 + k2]), \
+                    vfill128(xp, b[f0 + k3])
+                b0, b1, b2, b3 = a0, a1, a2, a3
+                for ch in range(c):
+                    src = (img * c + ch) * hp * wp + i * wp + j0
+                    wo = (f0 * c + ch) * kh * kw
                     for p in range(kh):
-                        _taps5x2(ch == 0 and p == 0, b[ff], b[ff + 1], xp, plane + p * wp, wt, wo + p * kw,
-                                 c * kh * kw, acc, plane_len, count)
-                    continue
-                if unit and kh == 3 and kw == 3:
-                    _window3x3(ch == 0, b[ff], xp, plane, wp, wt, wo, acc, count)
-                    continue
-                for p in range(kh):
-                    first = ch == 0 and p == 0
-                    if unit:
-                        _taps(first, b[ff], xp, plane + p * wp, wt, wo + p * kw, acc, count, kw)
-                    else:
-                        if first:
-                            for k in range(U(plane_len)):
-                                acc[k] = b[ff]
-                        for q in range(kw):
-                            for i in range(oh):
-                                _row_axpy(wt[wo + p * kw + q], xp, plane + (i * sh + p) * wp + q, sw, acc,
-                                          i * pitch, ow)
-            for k in range(2 if pair else 1):
-                out = U((img * f + ff + k) * oh * ow)
-                for i in range(oh):
-                    epilogue_run(acc, k * plane_len + i * pitch, zero, y, z, out + U(i * ow), ow, tag, alpha, keep_z)
-            ff += 2 if pair else 1
+                        s = U(src + p * wp)
+                        t = U(wo + p * kw)
+                        for q in range(U(kw)):
+                            top, below = vload128(xp, s + q), vload128(xp, s + q + U(wp))
+                            w0, w1, w2, w3 = wt[t + q], wt[t + q + o1], wt[t + q + o2], wt[t + q + o3]
+                            a0, a1, a2, a3 = vmuladd128(a0, top, w0), vmuladd128(a1, top, w1), \
+                                vmuladd128(a2, top, w2), vmuladd128(a3, top, w3)
+                            b0, b1, b2, b3 = vmuladd128(b0, below, w0), vmuladd128(b1, below, w1), \
+                                vmuladd128(b2, below, w2), vmuladd128(b3, below, w3)
+                vstore128(tile, 0, a0)
+                vstore128(tile, lanes, a1)
+                vstore128(tile, 2 * lanes, a2)
+                vstore128(tile, 3 * lanes, a3)
+                vstore128(tile, 4 * lanes, b0)
+                vstore128(tile, 5 * lanes, b1)
+                vstore128(tile, 6 * lanes, b2)
+                vstore128(tile, 7 * lanes, b3)
+                cols = min(lanes, ow - j0)
+                for r in range(min(_TILE_ROWS, oh - i)):
+                    for k in range(nf):
+                        out = ((img * f + f0 + k) * oh + i + r) * ow + j0
+                        epilogue_run(tile, (r * _TILE_FILTERS + k) * lanes, zero, y, z, out, cols, tag, alpha,
+                                     keep_z)
+
+
+@dual
+def _forward_strided(xp, wt, b, y, z, tag, alpha, n, f, c, hp, wp, kh, kw, sh, sw, oh, ow, keep_z, zero):
+    # Other strides: per (image, filter), an output plane in L1 summed one strided row
+    # axpy per tap and output row, then the epilogue. Parallel over (image, filter).
+    for it in prange(n * f):
+        img = it // f
+        ff = it - img * f
+        acc = np.empty(oh * ow, dtype=y.dtype)
+        for k in range(U(oh * ow)):
+            acc[k] = b[ff]
+        for ch in range(c):
+            plane = (img * c + ch) * hp * wp
+            wo = (ff * c + ch) * kh * kw
+            for p in range(kh):
+                for q in range(kw):
+                    for i in range(oh):
+                        _row_axpy(wt[wo + p * kw + q], xp, plane + (i * sh + p) * wp + q, sw, acc, i * ow, ow)
+        epilogue_run(acc, 0, zero, y, z, it * oh * ow, oh * ow, tag, alpha, keep_z)
 
 
 @dual
@@ -411,7 +242,7 @@ def _grad_z(gy, zz, y, gz, partial, tag, alpha, n, f, oh, ow, pitch):
 @dual
 def _grad_w(gz, xp, gw, n, f, c, hp, wp, kh, kw, sh, sw, oh, ow):
     """gw[ff, ch, p, q] = sum_{img, i, j} gz[img, ff, i, j] xp[img, ch, i*sh + p, j*sw + q],
-    for strides other than 1 (stride 1 runs _grad_wb): gz rows of OW values, a dot per
+    for strides other than 1 (stride 1 runs _grad_w_unit): gz rows of OW values, a dot per
     tap and output row."""
     taps = kh * kw
     for fc in prange(f * c):
@@ -435,45 +266,50 @@ def _grad_w(gz, xp, gw, n, f, c, hp, wp, kh, kw, sh, sw, oh, ow):
             gw[fc * taps + t] = acc[t]
 
 
-#: Filters per block of the filter gradient (their gz planes laid out side by side).
-_GRAD_FILTER_BLOCK = 4
+#: Filters whose gz planes the stride-1 filter gradient takes at once (see _dots_x4).
+_GRAD_FILTERS = 4
 
 
 @dual
-def _grad_wb(gy, zz, y, gz, built, xp, part_w, part_b, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, zero):
+def _grad_w_unit(gy, zz, y, xp, part_w, part_b, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow):
     """Stride 1: part_w[img, (ff, ch, p, q)] = sum_{i, j} gz[img, ff, i, j] xp[img, ch, i + p, j + q]
     and part_b[img, ff] = sum_{i, j} gz[img, ff, i, j], with gz = act'(z) gy.
 
-    gz is either ``built`` already (the pitched planes of _grad_z, when the input gradient
-    needs them too) or laid out here, a block of filters' planes at a time, in a buffer of
-    the padded input's row pitch whose columns beyond OW stay zero; then each kernel row's
-    taps are dot products over whole planes, several filters in one loop (_dots_block)."""
-    count = (oh - 1) * wp + ow
+    Four filters' gz planes at a time are laid out in L1 with rows of a whole number of
+    vectors (zeros beyond OW, and zero planes past the last filter), then each kernel
+    row of each channel is one register-blocked pass over them (_dots_x4;
+    other widths a pass per tap). Parallel over images (per-image partial sums)."""
+    lanes = lanes64(xp)
+    pitch = (ow + lanes - 1) // lanes * lanes
+    plane = oh * pitch
     taps = kh * kw
-    plane_len = oh * wp
     for img in prange(n):
         part_w[img, :] = 0
-        buf = np.zeros(_GRAD_FILTER_BLOCK * plane_len, dtype=gy.dtype)
-        for f0 in range(0, f, _GRAD_FILTER_BLOCK):
-            nf = min(_GRAD_FILTER_BLOCK, f - f0)
-            if built:
-                src = gz
-                g0 = (img * f + f0) * plane_len
-            else:
-                src = buf
-                g0 = 0
-                for k in range(nf):
-                    s = 0.0
-                    base = U((img * f + f0 + k) * oh * ow)
-                    for i in range(oh):
-                        s += grad_run(gy, zz, y, base + U(i * ow), buf, k * plane_len + i * wp, ow, tag, alpha)
-                    part_b[img, f0 + k] = s
+        gz = np.empty(_GRAD_FILTERS * plane, dtype=gy.dtype)
+        for f0 in range(0, f, _GRAD_FILTERS):
+            nf = min(_GRAD_FILTERS, f - f0)
+            for k in range(_GRAD_FILTERS):
+                if k >= nf:
+                    gz[k * plane:(k + 1) * plane] = 0
+                    continue
+                s = 0.0
+                src = U((img * f + f0 + k) * oh * ow)
+                for i in range(oh):
+                    row = U(k * plane + i * pitch)
+                    s += grad_run(gy, zz, y, src + U(i * ow), gz, row, ow, tag, alpha)
+                    for j in range(U(ow), U(pitch)):
+                        gz[row + j] = 0
+                part_b[img, f0 + k] = s
+            out = part_w[img]
             for ch in range(c):
-                plane = (img * c + ch) * hp * wp
-                o = (f0 * c + ch) * taps
                 for p in range(kh):
-                    _dots_block(src, g0, plane_len, nf, xp, plane + p * wp, part_w[img], o + p * kw, c * taps,
-                                count, kw, zero)
+                    xs = (img * c + ch) * hp * wp + p * wp
+                    o = (f0 * c + ch) * taps + p * kw
+                    if kw == 3 or kw == 5:
+                        _dots_x4(gz, plane, pitch, xp, xs, wp, oh, out, o, c * taps, nf, kw == 5)
+                    else:
+                        for q in range(kw):
+                            _dots1x4(gz, plane, pitch, xp, xs + q, wp, oh, out, o + q, c * taps, nf)
 
 
 @dual
@@ -515,9 +351,16 @@ def _grad_x(gz, wt, gx, n, f, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow, gpitch):
                 gx[dst + j] = acc[src + j]
 
 
+def slack(wp):
+    """Elements a vector may read past the last padded plane: a row below the last one, and
+    a run of the widest vector (128 bytes, 32 float32 values) past the end of a row."""
+    return 2 * wp + 64
+
+
 def padded(x, kernel, stride, pad):
-    """The zero-padded input (N, C, Hp, Wp) that the windows read (Hp covers every window);
-    a recycled array, as the backward pass keeps it."""
+    """(xp, hp, wp, oh, ow): the zero-padded input, planes of Hp x Wp (Hp covers every
+    window), as one flat recycled array (the backward pass keeps it) with ``slack`` zeros
+    after the last plane."""
     n, c, h, w = x.shape
     kh, kw = kernel
     sh, sw = stride
@@ -526,63 +369,62 @@ def padded(x, kernel, stride, pad):
     ow = (w + pl + pr - kw) // sw + 1
     hp = max((oh - 1) * sh + kh, pt + h)
     wp = max((ow - 1) * sw + kw, pl + w)
-    xp = recycled((n, c, hp, wp), x.dtype)
-    _pad_planes(xp.size, x.reshape(-1), xp.reshape(-1), n * c, h, w, hp, wp, pt, pl)
-    return xp, oh, ow
+    size = n * c * hp * wp
+    xp = recycled((size + slack(wp),), x.dtype)
+    _pad_planes(size, x.reshape(-1), xp, n * c, h, w, hp, wp, pt, pl)
+    xp[size:] = 0
+    return xp, hp, wp, oh, ow
 
 
 def forward(x, w, b, stride, pad, tag, alpha, keep_z):
-    """(y, z, xp): the fused convolution; xp, the padded input, is kept for the gradients."""
+    """(y, z, saved): the fused convolution; saved, the padded input and its plane shape,
+    is kept for the gradients."""
     n, c = x.shape[:2]
     f, _, kh, kw = w.shape
-    xp, oh, ow = padded(x, (kh, kw), stride, pad)
+    xp, hp, wp, oh, ow = padded(x, (kh, kw), stride, pad)
     y = recycled((n, f, oh, ow), x.dtype)
     z = recycled(y.shape, x.dtype) if keep_z else y
     bias = np.zeros(f, dtype=x.dtype) if b is None else b
-    _forward(y.size * c * kh * kw, xp.reshape(-1), w.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha,
-             n, f, c, xp.shape[2], xp.shape[3], kh, kw, stride[0], stride[1], oh, ow, keep_z, x.dtype.type(0))
-    return y, (z if keep_z else None), xp
+    work = y.size * c * kh * kw
+    args = (xp, w.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha, n, f, c, hp, wp, kh, kw)
+    if tuple(stride) == (1, 1):
+        _forward_unit(work, *args, oh, ow, keep_z, x.dtype.type(0))
+    else:
+        _forward_strided(work, *args, stride[0], stride[1], oh, ow, keep_z, x.dtype.type(0))
+    return y, (z if keep_z else None), (xp, hp, wp)
 
 
-def backward(x_shape, w, xp, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw, need_gb, workspace):
+def backward(x_shape, w, saved, z, y, gy, stride, pad, tag, alpha, need_gx, need_gw, need_gb, workspace):
     n, c, h, wd = x_shape
     f, _, kh, kw = w.shape
     oh, ow = gy.shape[2:]
+    xp, hp, wp = saved
     unit = tuple(stride) == (1, 1)
-    hp, wp = xp.shape[2:]
     zz = y if z is None else z
-    zero = gy.dtype.type(0)
     work = gy.size * c * kh * kw
     gw = gx = gb = None
-    if unit and not need_gx:
-        # The filter and bias gradients in one pass over gy, gz laid out plane by plane in L1.
-        part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)   # zeroed by _grad_wb
-        part_b = np.zeros((n, f), dtype=np.float64)
-        _grad_wb(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), gy.reshape(-1), False, xp.reshape(-1),
-                 part_w, part_b, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, zero)
-        if need_gw:
-            gw = part_w.sum(axis=0).astype(gy.dtype).reshape(w.shape)
+    if unit and need_gw:
+        # The filter and bias gradients in one pass over gy, gz laid out in L1.
+        part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)   # zeroed by the kernel
+        part_b = workspace("direct_part_b", (n, f), np.float64)                 # every entry written
+        _grad_w_unit(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), xp, part_w, part_b, tag, alpha,
+                     n, f, c, hp, wp, kh, kw, oh, ow)
+        gw = part_w.sum(axis=0).astype(gy.dtype).reshape(w.shape)
         if need_gb:
             gb = part_b.sum(axis=0).astype(gy.dtype)
-        return gx, gw, gb
+        if not need_gx:
+            return gx, gw, gb
     pitch = wp if unit else ow
     gz = workspace("direct_gz", (n, f, oh, pitch), gy.dtype)
     partial = np.zeros((n, f), dtype=np.float64)
     _grad_z(gy.size, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), gz.reshape(-1), partial, tag, alpha,
             n, f, oh, ow, pitch)
-    gb = partial.sum(axis=0).astype(gy.dtype) if need_gb else None
-    if need_gw and unit:
-        part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)
-        _grad_wb(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), gz.reshape(-1), True, xp.reshape(-1),
-                 part_w, partial, tag, alpha, n, f, c, hp, wp, kh, kw, oh, ow, zero)
-        gw = part_w.sum(axis=0).astype(gy.dtype).reshape(w.shape)
-    elif need_gw:
+    if need_gb and gb is None:
+        gb = partial.sum(axis=0).astype(gy.dtype)
+    if need_gw and gw is None:
         gw = np.empty(w.shape, dtype=gy.dtype)
-        _grad_w(work, gz.reshape(-1), xp.reshape(-1), gw.reshape(-1), n, f, c, hp, wp, kh, kw, stride[0], stride[1],
-                oh, ow)
+        _grad_w(work, gz.reshape(-1), xp, gw.reshape(-1), n, f, c, hp, wp, kh, kw, stride[0], stride[1], oh, ow)
     if need_gx:
-        if not unit:
-            gz = np.ascontiguousarray(gz)      # already (N, F, OH, OW)
         gx = recycled(x_shape, gy.dtype)
         _grad_x(work, gz.reshape(-1), w.reshape(-1), gx.reshape(-1), n, f, c, h, wd, kh, kw,
                 stride[0], stride[1], pad[0], pad[2], oh, ow, pitch)
