@@ -9,27 +9,27 @@ import pytest
 from fastnn.kernels.cpu import _simd as S
 
 
-@numba.njit
-def _axpy_then_dot64(x, y, a, start):
-    # y[start + k] += a * x[start + k] vector by vector; returns sum(x[start:] * y[start:]) after.
-    lanes = S.lanes64(x)
-    acc = S.vfill64(x, 0)
-    for i in range(start, x.size - lanes + 1, lanes):
-        updated = S.vmuladd64(S.vload64(y, i), S.vload64(x, i), a)
-        S.vstore64(y, i, updated)
-        acc = S.vmuladd64(acc, S.vload64(x, i), updated)
-    return S.vsum64(acc), lanes
+def _axpy_then_dot(width):
+    """A kernel over ``width``-byte vectors: y[start + k] += a * x[start + k] vector by
+    vector; returns sum(x[start:] * y[start:]) after, and the lane count."""
+    vload, vstore, vfill, vmuladd, vsum, lanes = WIDTHS[width]
+
+    @numba.njit
+    def kernel(x, y, a, start):
+        count = lanes(x)
+        acc = vfill(x, 0)
+        for i in range(start, x.size - count + 1, count):
+            updated = vmuladd(vload(y, i), vload(x, i), a)
+            vstore(y, i, updated)
+            acc = vmuladd(acc, vload(x, i), updated)
+        return vsum(acc), count
+    return kernel
 
 
-@numba.njit
-def _axpy_then_dot128(x, y, a, start):
-    lanes = S.lanes128(x)
-    acc = S.vfill128(x, 0)
-    for i in range(start, x.size - lanes + 1, lanes):
-        updated = S.vmuladd128(S.vload128(y, i), S.vload128(x, i), a)
-        S.vstore128(y, i, updated)
-        acc = S.vmuladd128(acc, S.vload128(x, i), updated)
-    return S.vsum128(acc), lanes
+WIDTHS = {
+    64: (S.vload64, S.vstore64, S.vfill64, S.vmuladd64, S.vsum64, S.lanes64),
+    128: (S.vload128, S.vstore128, S.vfill128, S.vmuladd128, S.vsum128, S.lanes128),
+}
 
 
 @numba.njit
@@ -37,9 +37,10 @@ def _fill128(out, value):
     S.vstore128(out, 0, S.vfill128(out, value))
 
 
-@pytest.mark.parametrize("width,kernel", [(64, _axpy_then_dot64), (128, _axpy_then_dot128)])
+@pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_vector_operations_match_numpy(width, kernel, dtype):
+def test_vector_operations_match_numpy(width, dtype):
+    kernel = _axpy_then_dot(width)
     itemsize = np.dtype(dtype).itemsize
     lanes = width // itemsize
     rng = np.random.default_rng(width + itemsize)

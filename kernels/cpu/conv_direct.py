@@ -277,8 +277,8 @@ def _grad_w_unit(gy, zz, y, xp, part_w, part_b, tag, alpha, n, f, c, hp, wp, kh,
 
     Four filters' gz planes at a time are laid out in L1 with rows of a whole number of
     vectors (zeros beyond OW, and zero planes past the last filter), then each kernel
-    row of each channel is one register-blocked pass over them (_dots_x4;
-    other widths a pass per tap). Parallel over images (per-image partial sums)."""
+    row of each channel is one register-blocked pass over them (_dots_x4; other widths
+    a pass per tap). Parallel over images (per-image partial sums)."""
     lanes = lanes64(xp)
     pitch = (ow + lanes - 1) // lanes * lanes
     plane = oh * pitch
