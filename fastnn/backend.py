@@ -1,9 +1,11 @@
-"""Backend registry: which arrays and which kernels an op runs on.
+"""Backends: which arrays and which kernels an op runs on.
 
-Three backends exist (DESIGN.md): ``numpy`` (reference kernels, always there),
-``cpu`` (Numba kernels) and ``gpu`` (CuPy kernels). Each Tensor records its
-backend; an op looks its kernels up by name through that backend, so layers
-never branch on the backend.
+Three backends exist: ``numpy`` (the ``Backend`` class itself: reference kernels,
+always there), ``cpu`` (``CpuBackend``, a subclass: Numba kernels on the same NumPy
+arrays) and ``gpu`` (``GpuBackend``: CuPy arrays and kernels). Each Tensor holds its
+backend object; an op looks its kernels up by name through it, and asks it, not its
+name, about memory and the array module, so no code outside this module and the
+kernel packages branches on the backend.
 
 Kernel resolution: a backend's own kernel if its package provides it; else,
 for kernels outside the hot paths, the reference kernel (a *fallback*, listed
@@ -19,10 +21,10 @@ import importlib
 import importlib.util
 import os
 
+import numpy
+
 from .kernels.contract import HOT_PATHS, KERNELS
 
-NAMES = ("numpy", "cpu", "gpu")
-_PACKAGES = {"numpy": "reference", "cpu": "cpu", "gpu": "gpu"}
 
 
 class BackendError(RuntimeError):
@@ -30,12 +32,31 @@ class BackendError(RuntimeError):
 
 
 class Backend:
-    """One backend: its array module, its kernels and whether it can run here."""
+    """A backend: its array module, where its arrays live, its kernels, whether it runs here.
 
-    def __init__(self, name: str):
-        self.name = name
-        self._package = f"{__package__}.kernels.{_PACKAGES[name]}"
+    This class is the reference backend (``numpy``: NumPy arrays, the kernels of
+    ``kernels/reference``). ``CpuBackend`` is a subclass that swaps the kernel package
+    (Numba); ``GpuBackend`` also swaps the array module and memory (CuPy). Code outside
+    this module and ``kernels/`` asks a backend object what it needs (``xp``,
+    ``host_memory``, ``owns``, ``to_numpy``, ``synchronize``, the capability flags) and
+    never compares backend names or array modules: a fourth backend is a subclass here.
+    """
+
+    name = "numpy"
+    _kernel_package = "reference"
+    #: Arrays live in host memory (NumPy arrays): reading one costs no transfer and no sync.
+    host_memory = True
+    #: Checks on array values (label ranges) are queued and settled at the next point
+    #: results are read (``ops/checks.py``), so a step does not wait on the device per
+    #: check; its kernels record what the check needs (``ops/losses.py``).
+    deferred_checks = False
+    #: The reference runs wherever fastnn imports; the others are checked (``get``).
+    always_available = True
+
+    def __init__(self):
+        self._package = f"{__package__}.kernels.{self._kernel_package}"
         self._resolved: dict = {}
+        self._known_available = False
         self.k = _KernelNamespace(self)
 
     def __repr__(self):
@@ -71,30 +92,30 @@ class Backend:
 
     # -- availability ------------------------------------------------------
     def unavailable_reason(self) -> str | None:
-        """None when this backend can run here, else a sentence saying why not."""
-        if self.name == "cpu" and importlib.util.find_spec("numba") is None:
-            return "numba is not installed (pip install numba)"
-        if self.name == "gpu":
-            reason = _cuda_unavailable_reason()
-            if reason:
-                return reason
+        """None when this backend can run here, else a sentence saying why not (checked
+        afresh on every call; ``get`` remembers a success)."""
+        reason = self._runtime_missing()
+        if reason:
+            return reason
         missing = self.missing_hot_paths()
         if missing:
             return (f"the {self.name!r} backend does not implement these hot-path kernels yet: "
                     f"{', '.join(missing)}")
         return None
 
+    def _runtime_missing(self) -> str | None:
+        """Why the array module or kernel compiler is missing here, or None."""
+        return None
+
     # -- arrays ------------------------------------------------------------
     @property
     def xp(self):
-        """The array module: numpy, or cupy for the gpu backend."""
-        if self.name == "gpu":
-            import cupy
-
-            return cupy
-        import numpy
-
+        """The array module."""
         return numpy
+
+    def owns(self, array) -> bool:
+        """Whether ``array`` is an array of this backend's kind of memory."""
+        return isinstance(array, numpy.ndarray)
 
     def asarray(self, data, dtype=None):
         return self.xp.asarray(data, dtype=dtype)
@@ -106,24 +127,86 @@ class Backend:
         return self.xp.ascontiguousarray(array)
 
     def to_numpy(self, array):
-        if self.name == "gpu":
-            return array.get()
+        """A host (NumPy) array of ``array``, which this backend owns."""
         return array
 
     def add_at(self, target, index, values):
         """target[index] += values with repeated indices accumulating."""
-        if self.name == "gpu":
-            import cupy
-
-            cupy.add.at(target, index, values)
-        else:
-            self.xp.add.at(target, index, values)
+        self.xp.add.at(target, index, values)
 
     def synchronize(self):
-        if self.name == "gpu":
-            import cupy
+        """Wait until the work queued on this backend is done (host backends: nothing)."""
 
-            cupy.cuda.get_current_stream().synchronize()
+
+class CpuBackend(Backend):
+    """NumPy arrays, Numba kernels (``kernels/cpu``)."""
+
+    name = "cpu"
+    _kernel_package = "cpu"
+    always_available = False
+
+    def _runtime_missing(self):
+        if importlib.util.find_spec("numba") is None:
+            return "numba is not installed (pip install numba)"
+        return None
+
+
+class GpuBackend(Backend):
+    """CuPy arrays in CUDA device memory, CuPy kernels (``kernels/gpu``)."""
+
+    name = "gpu"
+    _kernel_package = "gpu"
+    host_memory = False
+    deferred_checks = True
+    always_available = False
+
+    def _runtime_missing(self):
+        return _cuda_unavailable_reason()
+
+    @property
+    def xp(self):
+        import cupy
+
+        return cupy
+
+    def owns(self, array) -> bool:
+        return _is_device_array(array)
+
+    def to_numpy(self, array):
+        return array.get()
+
+    def add_at(self, target, index, values):
+        import cupy
+
+        cupy.add.at(target, index, values)
+
+    def synchronize(self):
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+
+
+def _is_device_array(array) -> bool:
+    # By module name, so that asking never imports cupy.
+    return type(array).__module__.startswith("cupy")
+
+
+def of_array(array) -> Backend:
+    """The backend whose kind of memory holds ``array``: ``gpu`` for a CuPy array, the
+    reference (``numpy``) for anything else. Host arrays are shared by numpy and cpu;
+    use it for ``host_memory``, ``xp`` and ``to_numpy``, not to pick kernels."""
+    return _REGISTRY["gpu"] if _is_device_array(array) else _REGISTRY["numpy"]
+
+
+def is_array(obj) -> bool:
+    """Whether ``obj`` is an array of some backend (a NumPy or a CuPy array)."""
+    return isinstance(obj, numpy.ndarray) or _is_device_array(obj)
+
+
+def to_host(array):
+    """``array`` as a NumPy array: a device array copied to the host, anything else through
+    ``numpy.asarray``."""
+    return array.get() if _is_device_array(array) else numpy.asarray(array)
 
 
 class _KernelNamespace:
@@ -150,7 +233,8 @@ def _cuda_unavailable_reason() -> str | None:
     return None
 
 
-_REGISTRY = {name: Backend(name) for name in NAMES}
+_REGISTRY = {backend.name: backend for backend in (Backend(), CpuBackend(), GpuBackend())}
+NAMES = tuple(_REGISTRY)   # ("numpy", "cpu", "gpu")
 _stack: list[str] = []  # set_backend / use_backend choices, innermost last
 
 
@@ -161,18 +245,31 @@ def _check_name(name) -> str:
 
 
 def get(name: str) -> Backend:
-    """The Backend called ``name``, raising BackendError with the reason if it cannot run here."""
+    """The Backend called ``name``, raising BackendError with the reason if it cannot run here.
+
+    A backend found available stays so for the process (installed packages and devices do
+    not vanish under a running program), so the check, a package lookup on disk, runs once
+    and not on every tensor made with ``backend="cpu"``."""
+    backend = _REGISTRY.get(name) if isinstance(name, str) else None
+    if backend is not None and (backend.always_available or backend._known_available):
+        return backend
     backend = _REGISTRY[_check_name(name)]
-    if name != "numpy":
-        reason = backend.unavailable_reason()
-        if reason:
-            raise BackendError(f"backend {name!r} is not available: {reason}")
+    reason = backend.unavailable_reason()
+    if reason:
+        raise BackendError(f"backend {name!r} is not available: {reason}")
+    backend._known_available = True
     return backend
 
 
 def available_backends() -> list[str]:
     """Names of the backends that can run on this machine."""
-    return [name for name in NAMES if name == "numpy" or _REGISTRY[name].unavailable_reason() is None]
+    return [name for name, backend in _REGISTRY.items()
+            if backend.always_available or backend.unavailable_reason() is None]
+
+
+def named(name: str) -> Backend:
+    """The Backend called ``name``, whether or not it can run here (``get`` checks)."""
+    return _REGISTRY[_check_name(name)]
 
 
 def default_backend() -> str:

@@ -111,10 +111,10 @@ def from_dlpack(obj, backend=None, requires_grad=False) -> Tensor:
         data, home = cupy.from_dlpack(obj), backends.get("gpu")
     else:
         data, home = np.from_dlpack(obj), backends.current()
-        if home.name == "gpu":
+        if not home.host_memory:
             home = backends.get("cpu" if "cpu" in backends.available_backends() else "numpy")
     target = home if backend is None else backends.resolve(backend)
-    if (target.name == "gpu") != (home.name == "gpu"):
+    if target.host_memory != home.host_memory:
         from .tensor import tensor
 
         return tensor(data, dtype=data.dtype, requires_grad=requires_grad, backend=target.name)

@@ -26,10 +26,6 @@ from . import backend as backends
 from . import random as fnn_random
 
 
-def _is_gpu_array(a) -> bool:
-    return type(a).__module__.startswith("cupy")
-
-
 def as_array(data, what, float_dtype="float32"):
     """``data`` as a numpy or cupy array: floats in ``float_dtype``, integers and booleans
     as int64; strings, objects and complex numbers raise a TypeError naming ``what``."""
@@ -37,7 +33,7 @@ def as_array(data, what, float_dtype="float32"):
 
     if isinstance(data, Tensor):
         data = data.data
-    if not (_is_gpu_array(data) or isinstance(data, np.ndarray)):
+    if not backends.is_array(data):
         try:
             data = np.asarray(data)
         except (TypeError, ValueError) as exc:  # ragged lists
@@ -116,12 +112,12 @@ class DataLoader:
         cached device copy for gpu."""
         if backend.name in self._device_copies:
             return self._device_copies[backend.name]
-        if backend.name == "gpu":
-            xp = backend.xp
-            arrays = (xp.asarray(self.x), None if self.y is None else xp.asarray(self.y))
+        held = [a for a in (self.x, self.y) if a is not None]
+        if not backend.host_memory:
+            arrays = tuple(None if a is None else backend.asarray(a) for a in (self.x, self.y))
         else:
-            arrays = tuple(None if a is None else (a.get() if _is_gpu_array(a) else a) for a in (self.x, self.y))
-        if backend.name == "gpu" or _is_gpu_array(self.x) or _is_gpu_array(self.y):
+            arrays = tuple(None if a is None else backends.to_host(a) for a in (self.x, self.y))
+        if not backend.host_memory or any(not backends.of_array(a).host_memory for a in held):
             self._device_copies[backend.name] = arrays
         return arrays
 
@@ -143,8 +139,8 @@ class DataLoader:
         target = backends.resolve(backend if backend is not None else self.backend)
         x, y = self._arrays_on(target)
         order = self.order()
-        if order is not None and target.name == "gpu":
-            order = target.xp.asarray(order)
+        if order is not None:
+            order = target.asarray(order)     # on the device where the batches are gathered
         n, size = self.num_samples, self.batch_size
         stop = (n // size) * size if self.drop_last else n
         contiguous = target.contiguous

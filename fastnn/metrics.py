@@ -31,15 +31,7 @@ from __future__ import annotations
 
 import math
 
-
-def _xp_of(array):
-    if type(array).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    import numpy
-
-    return numpy
+from . import backend as backends
 
 
 def _arrays(pred, target):
@@ -52,11 +44,12 @@ def _arrays(pred, target):
     if isinstance(pred, Tensor):
         xp, p = pred._backend.xp, pred.data
     else:
-        xp = _xp_of(pred)
+        xp = backends.of_array(pred).xp
         p = xp.asarray(pred)
     t = target.data if isinstance(target, Tensor) else target
-    if type(t).__module__.startswith("cupy") and xp.__name__ == "numpy":
-        t = t.get()
+    source = backends.of_array(t)
+    if source.xp is not xp and not source.host_memory:   # device labels for host predictions
+        t = source.to_numpy(t)
     return xp, p, xp.asarray(t), activation
 
 

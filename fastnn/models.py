@@ -357,7 +357,7 @@ class Model(Layer):
         self.stop_training = False
         self.history = history
         backend = backends.get(self.backend)
-        on_device = backend.name == "gpu"  # keep the running loss on the device: no sync per step
+        on_device = not backend.host_memory  # keep the running loss on the device: no sync per step
         regularizers = self._regularizers()
         metrics = self.metrics
         progress = Progress(verbose, epochs, len(train))
@@ -432,7 +432,7 @@ class Model(Layer):
         if loader.shuffle:
             loader = loader._replace()
             loader.shuffle = False
-        on_device = backend.name == "gpu"
+        on_device = not backend.host_memory
         for metric in self.metrics:
             metric.reset_state()
         loss_sum, seen = 0.0, 0
@@ -517,7 +517,7 @@ class Model(Layer):
         xs, ys = self._checked_xy(x, y)
         self._attach_optimizer()
         backend = backends.get(self.backend)
-        xb, yb = make_tensor(xs, backend=backend.name), make_tensor(ys, backend=backend.name)
+        xb, yb = make_tensor(xs, backend=backend), make_tensor(ys, backend=backend)
         for metric in self.metrics:
             metric.reset_state()
         loss, pred = self._train_step(xb, yb, self._regularizers())

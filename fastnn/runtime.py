@@ -192,10 +192,11 @@ def info() -> str:
     lines.append(f"backends available: {', '.join(backend.available_backends())}"
                  f"  (default: {backend.default_backend()})")
     for name in ("cpu", "gpu"):
-        reason = backend.Backend(name).unavailable_reason()
+        candidate = backend.named(name)
+        reason = candidate.unavailable_reason()
         if reason:
             lines.append(f"  {name}: unavailable: {reason}")
-        elif name == "gpu":
+        elif not candidate.host_memory:
             lines.append(gpu_info())
     try:
         import numba

@@ -23,6 +23,8 @@ import numbers
 
 import numpy as np
 
+from . import backend as backends
+
 
 def _as_matrix(vectors, name: str) -> np.ndarray:
     """``vectors`` as a float64 host matrix (rows are vectors), or a clear error naming ``name``."""
@@ -30,8 +32,8 @@ def _as_matrix(vectors, name: str) -> np.ndarray:
 
     if isinstance(vectors, Tensor):
         vectors = vectors.numpy()
-    elif type(vectors).__module__.startswith("cupy"):
-        vectors = vectors.get()
+    elif not backends.of_array(vectors).host_memory:
+        vectors = backends.to_host(vectors)
     try:
         array = np.asarray(vectors)
     except (TypeError, ValueError) as error:  # ragged lists and the like

@@ -23,10 +23,6 @@ from .ops.checks import run_deferred_checks
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
-def _is_gpu_array(obj) -> bool:
-    return type(obj).__module__.startswith("cupy")
-
-
 def _default_dtype(raw, data) -> np.dtype:
     """float32 for Python floats and lists; an array keeps its dtype (as torch.tensor does)."""
     if data.dtype.kind == "f":
@@ -119,7 +115,7 @@ class Tensor:
         return f"tensor({body}, dtype={self.dtype}, backend={self.backend!r}{grad})"
 
     def __array__(self, dtype=None, copy=None):
-        if self._backend.name == "gpu":
+        if not self._backend.host_memory:
             raise TypeError("a gpu tensor does not convert implicitly to numpy; call .numpy() to copy it to the host")
         return self.data if dtype is None else self.data.astype(dtype)
 
@@ -334,7 +330,7 @@ def _operand(other, like: Tensor, op: str, scalars=True):
     if scalars and isinstance(other, (int, float, bool, np.number)) and np.ndim(other) == 0:
         # NumPy scalars act as Python numbers: np.float64(2) * float32 tensor stays float32
         return other.item() if isinstance(other, np.generic) else other
-    if isinstance(other, np.ndarray) or _is_gpu_array(other):
+    if backends.is_array(other):
         return tensor(other, dtype=like.dtype if np.asarray(other).dtype.kind == "f" or like.dtype.kind == "f" else None,
                       backend=like.backend)
     raise TypeError(f"operator {op}: unsupported operand of type {type(other).__name__}")
@@ -431,9 +427,10 @@ def tensor(data, dtype=None, requires_grad=False, backend=None) -> Tensor:
     else:
         target = backends.resolve(backend)
         raw = data
-    if _is_gpu_array(raw) and target.name != "gpu":
-        raw = raw.get()
-    host_view = raw if _is_gpu_array(raw) else np.asarray(raw)
+    source = backends.of_array(raw)
+    if not source.host_memory and not target.owns(raw):
+        raw = source.to_numpy(raw)
+    host_view = raw if target.owns(raw) else np.asarray(raw)
     dtype = _check_dtype(dtype if dtype is not None else _default_dtype(raw, host_view))
     if host_view.dtype.kind == "f" and dtype.kind in "iub":
         raise TypeError(f"tensor: refusing to cast floating data ({host_view.dtype}) to {dtype}; round it explicitly")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend as backends
 from .data import as_array
 from .layers.base import _shapes_match, format_shape
 
@@ -33,15 +34,10 @@ def _label_shape_text(label_shape) -> str:
 
 
 def _xp_of(array):
-    if type(array).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
+    return backends.of_array(array).xp
 
 
-def _host(array):
-    return array.get() if type(array).__module__.startswith("cupy") else np.asarray(array)
+_host = backends.to_host
 
 
 def _index_text(what, index) -> str:

@@ -22,8 +22,11 @@ from fastnn import backend as backends
 
 @pytest.fixture
 def fresh_state(monkeypatch):
-    """An empty selection stack and no FASTNN_BACKEND, restored afterwards."""
+    """An empty selection stack, no FASTNN_BACKEND and no remembered availability (so a
+    test that fakes a missing package is heard), restored afterwards."""
     monkeypatch.setattr(backends, "_stack", [])
+    for backend in backends._REGISTRY.values():
+        monkeypatch.setattr(backend, "_known_available", False)
     monkeypatch.delenv("FASTNN_BACKEND", raising=False)
     return monkeypatch
 

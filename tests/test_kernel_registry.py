@@ -73,7 +73,7 @@ def test_backend_without_hot_paths_is_unavailable(backend):
 
 def _backend_lacking(name, monkeypatch):
     """A cpu Backend whose package provides everything it does except ``name``."""
-    cpu = backends.Backend("cpu")
+    cpu = backends.CpuBackend()
     provides = {k: v for k, v in backends._REGISTRY["cpu"].provides.items() if k != name}
     monkeypatch.setattr(backends.Backend, "provides", property(lambda self: provides))
     return cpu

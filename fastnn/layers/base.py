@@ -343,7 +343,7 @@ class Layer:
         backend = self._build_backend or backends.current()
         value = initializers.initialize(initializer, shape, dtype, backend)
         # A fresh leaf of our own, with the asked dtype and backend, whatever a user initializer returned.
-        value = make_tensor(value, dtype=dtype, backend=backend.name)
+        value = make_tensor(value, dtype=dtype, backend=backend)
         value.requires_grad = bool(trainable)
         value.name = f"{self.name}/{name}"
         self.__dict__[name] = value
@@ -484,11 +484,11 @@ class Layer:
         optimizers built on ``parameters()`` keep working); returns self."""
         target = backends.get(backend)
         for _, _, t in self._weight_entries():
-            moved = make_tensor(t, backend=target.name)
+            moved = make_tensor(t, backend=target)
             # In place: the Tensor object is what optimizers and user code hold on to.
             t.data, t._backend = moved.data, moved._backend
             if t.grad is not None:
-                t.grad = make_tensor(t.grad, backend=target.name)
+                t.grad = make_tensor(t.grad, backend=target)
         return self
 
     # -- calling ----------------------------------------------------------------------

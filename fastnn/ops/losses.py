@@ -146,16 +146,16 @@ def sparse_categorical_crossentropy(logits, labels):
     if tuple(array.shape) != logits.shape[:-1]:
         raise ValueError(f"{op}: labels must have shape {logits.shape[:-1]} for logits of shape {logits.shape}, "
                          f"got {tuple(array.shape)}")
-    # A kernel that records bad labels on the device (the gpu one) lets the check wait for
-    # the next point that synchronises anyway; host labels are checked before they move.
-    recorder = getattr(logits._backend.k.softmax_ce_fwd_bwd, "bad_label_rows", None)
+    # A backend with deferred checks (gpu: its kernel records bad labels on the device)
+    # lets the check wait for the next point that synchronises anyway; host labels are
+    # checked before they move.
+    backend = logits._backend
     deferred = None
-    if recorder is None or isinstance(array, np.ndarray):
-        require_in_range(op, "labels", array, logits.shape[-1], np if isinstance(array, np.ndarray)
-                         else logits._backend.xp)
-        array = logits._backend.asarray(array)
+    if not backend.deferred_checks or isinstance(array, np.ndarray):
+        require_in_range(op, "labels", array, logits.shape[-1], np if isinstance(array, np.ndarray) else backend.xp)
+        array = backend.asarray(array)
     else:
-        deferred = (op, "labels", array, logits.shape[-1], logits._backend.xp, recorder())
+        deferred = (op, "labels", array, logits.shape[-1], backend.xp, backend.k.softmax_ce_fwd_bwd.bad_label_rows())
     return SparseSoftmaxCE.apply(logits, logits._backend.contiguous(array.astype("int64", copy=False)),
                                  deferred_check=deferred)
 
