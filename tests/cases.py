@@ -1,6 +1,6 @@
-"""The one table of cases (DESIGN.md): every op and layer, with odd small shapes and
-large shapes, drives the reference gradient checks now and the backend parity tests
-and benchmarks later.
+"""The one table of cases (docs/design.md, "Tests and benchmarks"): every op and
+layer, with odd small shapes and large shapes, drives the reference gradient checks,
+the backend parity tests and the benchmarks.
 
 A ``Case`` knows how to make, for a dtype, a size ("small": odd shapes for checks;
 "large": benchmark shapes) and a mode ("train" / "eval"), a ``CaseInstance``: host

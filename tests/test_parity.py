@@ -15,7 +15,7 @@ import pytest
 import fastnn as fnn
 from backend_params import require
 from cases import ALL_CASES
-from tolerances import RTOL, assert_close
+from tolerances import LARGE_RTOL, RTOL, assert_close
 
 COMPILED = [pytest.param("cpu", id="cpu"), pytest.param("gpu", id="gpu", marks=pytest.mark.gpu)]
 
@@ -24,10 +24,6 @@ COMPILED = [pytest.param("cpu", id="cpu"), pytest.param("gpu", id="gpu", marks=p
 _LARGE_TOO_SLOW = {"layer_simple_rnn", "layer_simple_rnn_sequences", "layer_lstm", "layer_lstm_sequences",
                    "layer_gru", "layer_gru_sequences"}
 
-# At benchmark size a float32 result sums thousands of products (1024-long dot products,
-# 9*64-long convolution windows, 10^4-element batch-norm channels), so rounding differs
-# between summation orders by a few hundred ulps of the result's scale.
-_LARGE_RTOL = {"float32": 2e-4, "float64": 1e-9}
 
 
 
@@ -113,4 +109,4 @@ def test_parity_large_float32(case, mode, backend):
     expected = run(instance, "numpy", "contiguous", seed=13)
     instance = case.instance(dtype="float32", size="large", mode=mode, seed=5)
     actual = run(instance, backend, "contiguous", seed=13)
-    compare(expected, actual, "float32", _LARGE_RTOL["float32"])
+    compare(expected, actual, "float32", LARGE_RTOL["float32"])

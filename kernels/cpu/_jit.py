@@ -10,9 +10,10 @@ and applies the threading layer and thread policy of :mod:`fastnn.runtime`.
 
 ``FASTMATH`` allows contraction (FMA), reassociation (vectorised reductions) and
 reciprocal approximations, but never ``nnan``/``ninf``: losses and softmax keep
-IEEE NaN and inf semantics (DESIGN.md). ``error_model="numpy"``: a division by zero
-gives inf/NaN as in NumPy instead of raising, and, because no check is inserted
-before each division, loops that divide vectorise (sigmoid ran 7x faster).
+IEEE NaN and inf semantics (docs/design.md, "NaN and infinity").
+``error_model="numpy"``: a division by zero gives inf/NaN as in NumPy instead of
+raising, and, because no check is inserted before each division, loops that divide
+vectorise (sigmoid ran 7x faster).
 """
 
 from __future__ import annotations
