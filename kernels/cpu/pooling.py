@@ -160,8 +160,8 @@ def _avg_fwd(x, y, planes, h, w, kh, kw, sh, sw, pt, pl, oh, ow, include_pad):
                         y[dst + t] += x[src + t * usw]
             for j in range(ow):
                 d = _divisor(j, kh, kw, sw, pl, w, p1 - p0, include_pad)
-                # d == 0 only for a window entirely in the padding: 0/0 is NaN, as in
-                # the reference (Numba's Python error model would raise instead).
+                # d == 0 only for a window entirely in the padding: NaN, as the
+                # reference's 0/0.
                 y[yr + U(j)] = y[yr + U(j)] / d if d > 0 else np.nan
 
 
