@@ -108,6 +108,7 @@ xavier_normal = glorot_normal
 xavier_uniform = glorot_uniform
 kaiming_normal = he_normal
 kaiming_uniform = he_uniform
+random_normal, random_uniform = normal, uniform      # Keras' names
 
 _BY_NAME = {
     "zeros": zeros, "ones": ones, "normal": normal, "uniform": uniform, "random_normal": normal,
@@ -147,5 +148,4 @@ def initialize(initializer, shape, dtype, backend) -> Tensor:
     return value
 
 
-__all__ = ["compute_fans", "get", "initialize", *NAMES, "xavier_normal", "xavier_uniform",
-           "kaiming_normal", "kaiming_uniform"]
+__all__ = ["compute_fans", "get", "initialize", *NAMES]

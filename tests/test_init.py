@@ -168,3 +168,13 @@ def test_get_and_initialize():
     np.testing.assert_array_equal(c.numpy(), np.full((2, 2), 0.5))
     with pytest.raises(ValueError, match=r"returned shape \(3,\), expected \(2, 2\)"):
         init.initialize(lambda shape, dtype: np.zeros(3), (2, 2), "float32", None)
+
+
+def test_every_exported_name_exists_and_every_registry_name_is_exported():
+    import fastnn.init as init
+
+    namespace = {}
+    exec("from fastnn.init import *", namespace)
+    assert set(init.__all__) <= set(namespace)
+    for name in init.NAMES:
+        assert init.get(name) is getattr(init, name), name
