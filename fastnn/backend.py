@@ -216,7 +216,11 @@ class _KernelNamespace:
         self._backend = backend
 
     def __getattr__(self, name):
-        return self._backend.kernel(name)
+        # Called only for a name not resolved yet: the kernel is then kept as an attribute,
+        # so later lookups are plain attribute reads.
+        fn = self._backend.kernel(name)
+        setattr(self, name, fn)
+        return fn
 
 
 def _cuda_unavailable_reason() -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as backends
+from .function import register_tensor_class
 from .grad_mode import no_grad
 from .ops.checks import run_deferred_checks
 
@@ -321,7 +322,8 @@ def _axes(axis, ndim):
 def _operand(other, like: Tensor, op: str, scalars=True):
     """The other operand of a binary op: a Python number stays a scalar, arrays become tensors."""
     if isinstance(other, Tensor):
-        if other.dtype != like.dtype and like.dtype.kind == "f" and other.dtype.kind == "f":
+        mine, theirs = like.data.dtype, other.data.dtype
+        if theirs != mine and mine.kind == "f" and theirs.kind == "f":
             raise TypeError(
                 f"operator {op}: operands have different dtypes, {like.dtype} and {other.dtype}; "
                 f"convert one with .astype()"
@@ -440,4 +442,5 @@ def tensor(data, dtype=None, requires_grad=False, backend=None) -> Tensor:
     return t
 
 
+register_tensor_class(Tensor)
 from .ops import math as M  # noqa: E402  (the ops module needs the Tensor class defined above)

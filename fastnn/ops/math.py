@@ -65,9 +65,12 @@ class _Binary(Function):
     op_name = "op"
 
     def forward(self, a, b):
-        _check_broadcast(self.op_name, a, b)
-        a, b = _float_operands(a, b)
-        self.shapes = (np.shape(a), np.shape(b))
+        shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))   # () for a Python number
+        if shapes[0] != shapes[1]:                  # equal shapes (the usual case) broadcast
+            _check_broadcast(self.op_name, a, b)
+        if getattr(a, "dtype", None) != getattr(b, "dtype", None):   # equal dtypes need no promotion
+            a, b = _float_operands(a, b)
+        self.shapes = shapes
         return self.compute(a, b)
 
     def grads(self, g):
