@@ -38,94 +38,111 @@ GRAD_FROM_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softplus", "step"})
 
 @dataclass(frozen=True)
 class KernelSpec:
+    """One kernel of the contract: its parameters in order, the names of what it returns
+    (empty: it returns None and works in place), whether it is a hot path, and a note on
+    the results' meaning."""
+
     name: str
-    signature: str
+    params: tuple
+    returns: tuple
     hot_path: bool
+    note: str = ""
+
+    @property
+    def signature(self) -> str:
+        """The signature as text, e.g. ``(x, alpha) -> y``, for messages and docs."""
+        if not self.returns:
+            returns = "None"
+        elif len(self.returns) == 1:
+            returns = self.returns[0]
+        else:
+            returns = "(" + ", ".join(self.returns) + ")"
+        text = f"({', '.join(self.params)}) -> {returns}"
+        return f"{text}    # {self.note}" if self.note else text
 
 
 def _activation_specs():
     for act in ACTIVATIONS:
-        yield KernelSpec(f"{act}_fwd", "(x, alpha) -> y", True)
-        yield KernelSpec(
-            f"{act}_bwd",
-            "(x, y, gy, alpha) -> gx    # x may be None when the activation is in GRAD_FROM_OUTPUT",
-            True,
-        )
+        yield KernelSpec(f"{act}_fwd", ("x", "alpha"), ("y",), True)
+        yield KernelSpec(f"{act}_bwd", ("x", "y", "gy", "alpha"), ("gx",), True,
+                         "x may be None when the activation is in GRAD_FROM_OUTPUT")
 
 
 _SPECS = [
     *_activation_specs(),
     # Dense layers: GEMM + bias + activation in one op.
-    KernelSpec("linear_fwd", "(x, w, b, activation, alpha) -> (y, z)    # z: pre-activation, None unless needed", True),
-    KernelSpec(
-        "linear_bwd",
-        "(x, w, z, y, gy, activation, alpha, need_gx, need_gw, need_gb) -> (gx, gw, gb)",
-        True,
-    ),
+    KernelSpec("linear_fwd", ("x", "w", "b", "activation", "alpha"),
+               ("y", "z"), True, "z: pre-activation, None unless needed"),
+    KernelSpec("linear_bwd",
+               ("x", "w", "z", "y", "gy",
+                "activation", "alpha", "need_gx", "need_gw", "need_gb"),
+               ("gx", "gw", "gb"), True),
     # Convolution with a fused bias and activation: y = act(conv(x, w) + b). z is the
     # pre-activation (None unless the activation's gradient needs it, as in linear);
     # ``saved`` is the backend's own record of x for the backward pass (cols on the
     # reference, whatever the backend's algorithm needs elsewhere): opaque, read only by
     # the same backend's conv2d_bwd.
-    KernelSpec("im2col", "(x, kernel, stride, pad) -> cols    # (N, C*kh*kw, OH*OW)", True),
-    KernelSpec("col2im", "(cols, x_shape, kernel, stride, pad) -> x", True),
-    KernelSpec("conv2d_fwd", "(x, w, b, stride, pad, activation, alpha) -> (y, z, saved)", True),
-    KernelSpec(
-        "conv2d_bwd",
-        "(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need_gx, need_gw, need_gb) -> (gx, gw, gb)",
-        True,
-    ),
+    KernelSpec("im2col", ("x", "kernel", "stride", "pad"), ("cols",), True, "(N, C*kh*kw, OH*OW)"),
+    KernelSpec("col2im", ("cols", "x_shape", "kernel", "stride", "pad"), ("x",), True),
+    KernelSpec("conv2d_fwd", ("x", "w", "b", "stride", "pad", "activation", "alpha"),
+               ("y", "z", "saved"), True),
+    KernelSpec("conv2d_bwd",
+               ("x_shape", "w", "saved", "z", "y", "gy",
+                "stride", "pad", "activation", "alpha", "need_gx", "need_gw", "need_gb"),
+               ("gx", "gw", "gb"), True),
     # Pooling.
-    KernelSpec("max_pool2d_fwd", "(x, kernel, stride, pad) -> (y, argmax)    # argmax: window offset, int64", True),
-    KernelSpec("max_pool2d_bwd", "(gy, argmax, x_shape, kernel, stride, pad) -> gx", True),
-    KernelSpec("avg_pool2d_fwd", "(x, kernel, stride, pad, count_include_pad) -> y", True),
-    KernelSpec("avg_pool2d_bwd", "(gy, x_shape, kernel, stride, pad, count_include_pad) -> gx", True),
+    KernelSpec("max_pool2d_fwd", ("x", "kernel", "stride", "pad"),
+               ("y", "argmax"), True, "argmax: window offset, int64"),
+    KernelSpec("max_pool2d_bwd", ("gy", "argmax", "x_shape", "kernel", "stride", "pad"), ("gx",), True),
+    KernelSpec("avg_pool2d_fwd", ("x", "kernel", "stride", "pad", "count_include_pad"), ("y",), True),
+    KernelSpec("avg_pool2d_bwd", ("gy", "x_shape", "kernel", "stride", "pad", "count_include_pad"),
+               ("gx",), True),
     # Batch normalisation over axis 1 of (N, C) or (N, C, H, W).
-    KernelSpec(
-        "batchnorm_fwd_train",
-        "(x, gamma, beta, running_mean, running_var, momentum, eps) -> (y, mean, invstd)    # updates running_* in place",
-        True,
-    ),
-    KernelSpec("batchnorm_fwd_eval", "(x, gamma, beta, running_mean, running_var, eps) -> y", True),
-    KernelSpec("batchnorm_bwd_train", "(x, gamma, mean, invstd, gy) -> (gx, ggamma, gbeta)", True),
-    KernelSpec("batchnorm_bwd_eval", "(x, gamma, running_mean, running_var, eps, gy) -> (gx, ggamma, gbeta)", True),
+    KernelSpec("batchnorm_fwd_train",
+               ("x", "gamma", "beta",
+                "running_mean", "running_var", "momentum", "eps"),
+               ("y", "mean", "invstd"), True, "updates running_* in place"),
+    KernelSpec("batchnorm_fwd_eval", ("x", "gamma", "beta", "running_mean", "running_var", "eps"),
+               ("y",), True),
+    KernelSpec("batchnorm_bwd_train", ("x", "gamma", "mean", "invstd", "gy"),
+               ("gx", "ggamma", "gbeta"), True),
+    KernelSpec("batchnorm_bwd_eval", ("x", "gamma", "running_mean", "running_var", "eps", "gy"),
+               ("gx", "ggamma", "gbeta"), True),
     # Softmax family over the last axis of a 2-D array.
-    KernelSpec("softmax_fwd", "(x) -> y", False),
-    KernelSpec("softmax_bwd", "(y, gy) -> gx", False),
-    KernelSpec("log_softmax_fwd", "(x) -> y", False),
-    KernelSpec("log_softmax_bwd", "(y, gy) -> gx", False),
-    KernelSpec("softmax_ce_fwd_bwd", "(logits, labels, want_grad) -> (loss_rows, dlogits)", True),
-    KernelSpec("softmax_ce_soft_fwd_bwd", "(logits, targets, want_grad) -> (loss_rows, dlogits)", True),
+    KernelSpec("softmax_fwd", ("x",), ("y",), False),
+    KernelSpec("softmax_bwd", ("y", "gy"), ("gx",), False),
+    KernelSpec("log_softmax_fwd", ("x",), ("y",), False),
+    KernelSpec("log_softmax_bwd", ("y", "gy"), ("gx",), False),
+    KernelSpec("softmax_ce_fwd_bwd", ("logits", "labels", "want_grad"), ("loss_rows", "dlogits"), True),
+    KernelSpec("softmax_ce_soft_fwd_bwd", ("logits", "targets", "want_grad"), ("loss_rows", "dlogits"), True),
     # Other losses and penalties.
-    KernelSpec("bce_logits_fwd", "(z, t) -> loss    # elementwise", False),
-    KernelSpec("bce_logits_bwd", "(z, t, g) -> (gz, gt)", False),
-    KernelSpec("mse_fwd", "(p, t) -> loss    # 0-d mean", False),
-    KernelSpec("mse_bwd", "(p, t, g) -> gp", False),
-    KernelSpec("l2_fwd", "(w) -> s    # 0-d sum of squares", False),
-    KernelSpec("l2_bwd", "(w, g) -> gw", False),
+    KernelSpec("bce_logits_fwd", ("z", "t"), ("loss",), False, "elementwise"),
+    KernelSpec("bce_logits_bwd", ("z", "t", "g"), ("gz", "gt"), False),
+    KernelSpec("mse_fwd", ("p", "t"), ("loss",), False, "0-d mean"),
+    KernelSpec("mse_bwd", ("p", "t", "g"), ("gp",), False),
+    KernelSpec("l2_fwd", ("w",), ("s",), False, "0-d sum of squares"),
+    KernelSpec("l2_bwd", ("w", "g"), ("gw",), False),
     # Randomness and dropout.
-    KernelSpec("philox_uint32", "(seed, offset, n) -> u    # uint32[n], blocks offset.. of Philox-4x32-10", True),
-    KernelSpec("dropout_fwd", "(x, rate, seed, offset) -> (y, mask)    # mask: uint8, 1 = kept", True),
-    KernelSpec("dropout_bwd", "(gy, mask, rate) -> gx", True),
+    KernelSpec("philox_uint32", ("seed", "offset", "n"),
+               ("u",), True, "uint32[n], blocks offset.. of Philox-4x32-10"),
+    KernelSpec("dropout_fwd", ("x", "rate", "seed", "offset"), ("y", "mask"), True, "mask: uint8, 1 = kept"),
+    KernelSpec("dropout_bwd", ("gy", "mask", "rate"), ("gx",), True),
     # Embedding lookup.
-    KernelSpec("embedding_fwd", "(weight, indices) -> out", False),
-    KernelSpec("embedding_bwd", "(indices, gy, num_embeddings) -> gweight", False),
+    KernelSpec("embedding_fwd", ("weight", "indices"), ("out",), False),
+    KernelSpec("embedding_bwd", ("indices", "gy", "num_embeddings"), ("gweight",), False),
     # Optimizer updates, in place on the parameter and its state.
-    KernelSpec(
-        "sgd_update",
-        "(p, g, buf, lr, momentum, dampening, nesterov, weight_decay, first_step) -> None",
-        True,
-    ),
-    KernelSpec(
-        "rmsprop_update",
-        "(p, g, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum, centered) -> None",
-        True,
-    ),
-    KernelSpec(
-        "adam_update",
-        "(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled) -> None",
-        True,
-    ),
+    KernelSpec("sgd_update",
+               ("p", "g", "buf", "lr",
+                "momentum", "dampening", "nesterov", "weight_decay", "first_step"),
+               (), True),
+    KernelSpec("rmsprop_update",
+               ("p", "g", "square_avg", "grad_avg", "buf",
+                "lr", "alpha", "eps", "weight_decay", "momentum", "centered"),
+               (), True),
+    KernelSpec("adam_update",
+               ("p", "g", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step",
+                "lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "decoupled"),
+               (), True),
 ]
 
 #: The kernels by family. Every backend package names its submodules after the families
