@@ -54,7 +54,7 @@ import numpy as np
 
 from fastnn.datasets.texts import load_summarization_text
 from fastnn.similarity import cosine_similarity
-from fastnn.text import ENGLISH_STOP_WORDS, rouge_1, split_sentences, summarize, textrank, tfidf_vectors
+from textrank import ENGLISH_STOP_WORDS, rouge_1, split_sentences, summarize, textrank, tfidf_vectors
 
 SUMMARY_SENTENCES = 4        # as many as the reference abstract has
 DAMPING = 0.85

@@ -28,8 +28,7 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "text",
-                 "similarity")
+_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "similarity")
 
 
 def __getattr__(name):

@@ -15,8 +15,16 @@ from backend_params import require
 import fastnn as fnn
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SHARED = {"lesson"}                       # helper modules, not lessons
+SHARED = {"lesson", "textrank"}           # helper modules, not lessons
 NOT_LESSONS = SHARED | {"train_digits"}   # train_digits is the hand-written loop, tested in test_training
+
+
+def import_helper(name: str):
+    """A shared helper module of the lessons (``examples/<name>.py``), imported by name as
+    the lessons import it (``import lesson``, ``from textrank import ...``)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    return importlib.import_module(name)
 
 
 def lesson_names() -> list[str]:

@@ -19,9 +19,11 @@ _NAME = r"""["'](?:numpy|cpu|gpu)["']"""
 #: What a name or module branch looks like; each pattern is checked against a line of
 #: the forbidden kind in test_the_patterns_catch_what_they_forbid.
 FORBIDDEN = {
-    "backend name compared": re.compile(rf"""\.name\s*(?:[!=]=|(?:not\s+)?in\b)\s*[(\[{{]?\s*{_NAME}|{_NAME}\s*[!=]=\s*\w+\.name\b"""),
+    "backend name compared": re.compile(
+        rf"""\.name\s*(?:[!=]=|(?:not\s+)?in\b)\s*[(\[{{]?\s*{_NAME}|{_NAME}\s*[!=]=\s*\w+\.name\b"""),
     "backend variable compared with a name": re.compile(rf"""\bbackend\s*[!=]=\s*{_NAME}"""),
-    "array module tested by name": re.compile(r"""__module__\.startswith\(\s*["']cupy|__name__\s*[!=]=\s*["'](?:numpy|cupy)["']"""),
+    "array module tested by name": re.compile(
+        r"""__module__\.startswith\(\s*["']cupy|__name__\s*[!=]=\s*["'](?:numpy|cupy)["']"""),
 }
 
 

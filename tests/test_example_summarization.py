@@ -7,10 +7,14 @@ from collections import Counter
 import numpy as np
 import pytest
 from backend_params import BACKENDS
-from example_scripts import run_quick
+
+from example_scripts import import_helper, run_quick
 
 from fastnn.datasets.texts import load_summarization_text
-from fastnn.text import ENGLISH_STOP_WORDS, split_sentences, tokenize
+
+_textrank = import_helper("textrank")
+ENGLISH_STOP_WORDS, split_sentences, tokenize = (_textrank.ENGLISH_STOP_WORDS, _textrank.split_sentences,
+                                                 _textrank.tokenize)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -1,6 +1,7 @@
-"""fastnn.text: sentences, words, stems, TF-IDF (by hand and against scikit-learn), TextRank
-(against the leading eigenvector from numpy.linalg.eig), summaries and ROUGE-1 (by hand),
-their errors, and the bundled essay of fastnn.datasets.texts."""
+"""examples/textrank.py (the summarization lesson's helpers): sentences, words, stems,
+TF-IDF (by hand and against scikit-learn), TextRank (against the leading eigenvector
+from numpy.linalg.eig), summaries and ROUGE-1 (by hand), their errors, and the bundled
+essay of fastnn.datasets.texts."""
 
 import math
 
@@ -8,9 +9,15 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
+from example_scripts import import_helper
+
 from fastnn.datasets.texts import load_summarization_text, read_text
-from fastnn.text import (ENGLISH_STOP_WORDS, rank_sentences, rouge_1, split_sentences, stem, summarize, textrank,
-                         tfidf_vectors, tokenize, transition_matrix)
+
+_textrank = import_helper("textrank")
+(ENGLISH_STOP_WORDS, rank_sentences, rouge_1, split_sentences, stem, summarize, textrank, tfidf_vectors, tokenize,
+ transition_matrix) = (getattr(_textrank, name) for name in (
+    "ENGLISH_STOP_WORDS", "rank_sentences", "rouge_1", "split_sentences", "stem", "summarize", "textrank",
+    "tfidf_vectors", "tokenize", "transition_matrix"))
 
 
 # -- sentences and words ------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 history of neural networks, from the McCulloch-Pitts neuron (1943) to transformers
 (2017); ``neural_networks_history_summary.txt`` is a 4-sentence abstract of it, written
 by hand (not copied from the essay), the reference an extractive summary is scored
-against (``fastnn.text.rouge_1``). Both were written for fastnn.
+against (``rouge_1`` of the summarization lesson's examples/textrank.py). Both were
+written for fastnn.
 """
 
 from __future__ import annotations

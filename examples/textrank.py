@@ -1,4 +1,8 @@
-"""Text into vectors, and extractive summarisation with TextRank.
+"""Text into vectors, and extractive summarisation with TextRank: the helpers of the
+summarization lesson (examples/summarization.py imports them, as every lesson imports
+lesson.py). They are course material, not part of the library: fastnn keeps what a user
+of a deep-learning library calls (``fastnn.similarity``) and leaves these beside the
+lesson.
 
 An extractive summary copies the most important sentences of a text. TextRank (Mihalcea
 and Tarau, 2004) finds them without any training:
@@ -23,6 +27,9 @@ import re
 from collections import Counter
 
 import numpy as np
+
+from fastnn import Tensor
+from fastnn.similarity import cosine_similarity
 
 # Function words that carry little of what a sentence is about. A short list written for
 # this module (English); pass your own to ``tokenize`` / ``tfidf_vectors`` / ``summarize``.
@@ -194,8 +201,6 @@ def _real_in(value, name, low, high, high_open=True):
 
 
 def _require_graph(similarity) -> np.ndarray:
-    from .tensor import Tensor
-
     if isinstance(similarity, Tensor):
         similarity = similarity.numpy()
     weights = np.asarray(similarity)
@@ -274,8 +279,6 @@ def rank_sentences(sentences, stop_words=ENGLISH_STOP_WORDS, stemmed: bool = Tru
     the content words they share), ``scores`` (N,)
     is ``textrank(similarity, damping)`` and sums to 1.
     """
-    from .similarity import cosine_similarity
-
     vectors, _ = tfidf_vectors(sentences, stop_words, stemmed)
     similarity = cosine_similarity(vectors)
     return textrank(similarity, damping), similarity
