@@ -26,7 +26,7 @@ from .tensor import Tensor, tensor
 from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, stack, unstack, where, zeros,
                        zeros_like)
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "similarity")
 

@@ -94,7 +94,9 @@ import numpy as np
 import safetensors.numpy
 
 from . import backend as backends
+from . import layers
 from . import random as fnn_random
+from ._version import __version__
 from .grad_mode import no_grad
 from .layers.base import Layer, float_dtype
 from .tensor import tensor as make_tensor
@@ -117,9 +119,7 @@ def save_model(model, path) -> None:
     """Write ``model`` to ``path`` as one checkpoint file (format in the module docstring):
     architecture, weights, optimizer state, compile settings, ``model.epoch`` and fastnn's
     random state. Atomic: ``path`` holds either the previous file or the new one, whole."""
-    from .models import Model
-
-    if not isinstance(model, Model):
+    if not isinstance(model, layers.get("Model")):
         raise TypeError(f"save_model: model must be a fastnn.Model (Sequential or a subclass), "
                         f"got {type(model).__name__}")
     tensors, metadata = _weights_payload(model, CHECKPOINT_FORMAT, "save_model")
@@ -152,8 +152,6 @@ def _weights_payload(model, file_format, caller):
     if not model.built:
         raise ValueError(f"{caller}: {model._label()} is not built yet, so it has no weights to save; call it on "
                          f"a batch first (or begin a Sequential with Input(shape))")
-    from . import __version__
-
     tensors, entries = {}, []
     for name, t in model.named_weights():
         key, suffix = name, 0
@@ -442,13 +440,8 @@ def load_weights(model, path) -> None:
 
 
 def _known_layer_class(name, custom_objects):
-    from . import layers
-    from .models import Sequential
-
     if name in custom_objects:
         return custom_objects[name]
-    if name == "Sequential":
-        return Sequential
     try:
         return layers.get(name)
     except ValueError:
@@ -469,8 +462,7 @@ def _unknown_classes(config, custom_objects) -> list:
 
 def _rebuild(config, custom_objects, metadata, where):
     """A fresh, unbuilt (or eagerly built) model from the saved architecture."""
-    from .models import Model, Sequential
-
+    Model, Sequential = layers.get("Model"), layers.get("Sequential")
     unknown = _unknown_classes(config, custom_objects)
     if unknown:
         origin = metadata.get("model_class", "?")

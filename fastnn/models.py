@@ -27,12 +27,9 @@ Training, Keras style (``compile`` / ``fit`` / ``evaluate`` / ``predict``):
     loss, accuracy = model.evaluate(x_test, y_test)
     probabilities = model.predict(x_test)      # host numpy array
 
-Each training step is the PyTorch loop written out once: ``optimizer.zero_grad()``, the
-forward pass in training mode, the loss plus ``sum(model.losses)`` (regularization
-penalties), ``backward()``, ``optimizer.step()``. Inputs are checked before anything
-runs (``fastnn.validation``), so nothing is trained on bad data. An unbuilt model is
-built on its first sample and its parameters then join the optimizer. Losses work from
-logits; a model ending in softmax (or sigmoid) gets its cross-entropy from the logits
+This module holds the model's structure, ``compile`` and checkpoints; the training loop
+itself (``fit``, ``evaluate``, ``predict``, the ``*_on_batch`` steps) is
+``fastnn/trainer.py``, which these methods call. Losses work from logits; a model ending in softmax (or sigmoid) gets its cross-entropy from the logits
 before that activation (see ``fastnn.losses``), so both habits train the same.
 """
 
@@ -41,13 +38,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as backends
-from .callbacks import Callback, CallbackList, History
-from .data import DataLoader
-from .grad_mode import no_grad
+from . import optim, trainer
+from . import losses as losses_module
+from . import metrics as metrics_module
+from .callbacks import History
+from .layers import deserialize
 from .layers.base import Layer, _flat_tensors, format_shape, normalize_shape
 from .layers.core import Input
-from .progress import Progress, check_verbose
-from .tensor import tensor as make_tensor
 
 
 def _backend_name(backend) -> str:
@@ -183,10 +180,6 @@ class Model(Layer):
         metrics: a list of names ("accuracy" -- sparse, categorical or binary as the loss
             says --, "top_k_accuracy", "mae", "mse", ...) or ``fnn.metrics.Metric`` objects.
         """
-        from . import losses as losses_module
-        from . import metrics as metrics_module
-        from . import optim
-
         self.optimizer = optim.get(optimizer)
         self.loss = None if loss is None else losses_module.get(loss)
         if metrics is None:
@@ -216,10 +209,6 @@ class Model(Layer):
     def compile_from_config(self, config: dict, custom_objects=None) -> None:
         """Compile again from ``compile_config()``'s output (a fresh optimizer without state;
         functions and user classes by name from ``custom_objects``)."""
-        from . import losses as losses_module
-        from . import metrics as metrics_module
-        from . import optim
-
         loss = config.get("loss")
         self.compile(optimizer=optim.from_config(config["optimizer"]),
                      loss=None if loss is None else losses_module.from_config(loss, custom_objects),
@@ -244,306 +233,36 @@ class Model(Layer):
         """(regularizer, weight) pairs, gathered once per fit (model.losses walks the tree)."""
         return [(spec.regularizer, t) for _, spec, t in self._weight_entries() if spec.regularizer is not None]
 
-    # -- training: data -------------------------------------------------------------------
-    def _float_dtype(self):
-        return self.dtype or np.dtype("float32")
-
-    def _checked_xy(self, x, y, x_name="x", y_name="y"):
-        """x and y validated (fastnn.validation) and converted; builds the model if needed."""
-        from . import validation
-
-        x = validation.prepare_features(self, x, x_name)
-        if y is None:
-            raise ValueError(f"{y_name} is missing: training and evaluation need targets (x, y)")
-        y = validation.to_array(y, y_name, self._float_dtype())
-        validation.check_lengths(x, y, x_name, y_name)
-        output_shape = validation.check_features(self, x, x_name)
-        y = validation.prepare_targets(self.loss, y, output_shape, x.shape[0], y_name, self._float_dtype())
-        return x, y
-
-    def _checked_loader(self, x, y, batch_size, shuffle, caller, x_name="x", y_name="y"):
-        """A DataLoader of validated data: ``x`` a DataLoader (y None), or arrays."""
-        if isinstance(x, DataLoader):
-            if y is not None:
-                raise ValueError(f"{caller}: y must be None when x is a DataLoader (the loader holds the targets)")
-            if x.y is None:
-                raise ValueError(f"{caller}: the DataLoader has no targets; make it as DataLoader(x, y, ...)")
-            prefix = "DataLoader" if x_name == "x" else x_name
-            xs, ys = self._checked_xy(x.x, x.y, f"{prefix}.x", f"{prefix}.y")
-            loader = x._replace(xs, ys)
-            if not shuffle:
-                loader.shuffle = False
-            return loader
-        if x is None:
-            raise ValueError(f"{caller}: x is missing; pass arrays x and y, or a DataLoader")
-        _check_batch_size(batch_size, caller)
-        xs, ys = self._checked_xy(x, y, x_name, y_name)
-        return DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, dtype=_dtype_of(xs))
-
-    def _fit_loaders(self, x, y, batch_size, shuffle, validation_split, validation_data):
-        from . import validation
-
-        val_loader = None
-        if isinstance(x, DataLoader):
-            if validation_split:
-                raise ValueError("fit: validation_split needs arrays; with a DataLoader pass "
-                                 "validation_data=(x_val, y_val) or another DataLoader")
-            train = self._checked_loader(x, y, None, True, "fit")
-        else:
-            if x is None:
-                raise ValueError("fit: x is missing; pass arrays x and y, or a DataLoader")
-            _check_batch_size(batch_size, "fit")
-            xs, ys = self._checked_xy(x, y)
-            n_val = validation.check_validation_split(validation_split, xs.shape[0])
-            if n_val:  # Keras: the last samples, taken before any shuffling
-                val_loader = DataLoader(xs[-n_val:], ys[-n_val:], batch_size=batch_size, dtype=_dtype_of(xs))
-                xs, ys = xs[:-n_val], ys[:-n_val]
-            train = DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, dtype=_dtype_of(xs))
-        if validation_data is not None:
-            if val_loader is not None:
-                raise ValueError("fit: give validation_split or validation_data, not both")
-            val_loader = self._validation_loader(validation_data, train.batch_size)
-        return train, val_loader
-
-    def _validation_loader(self, data, batch_size):
-        if isinstance(data, DataLoader):
-            return self._checked_loader(data, None, None, False, "fit", "validation_data")
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            extra = " (sample weights are not supported)" if isinstance(data, (tuple, list)) and len(data) == 3 else ""
-            raise ValueError(f"fit: validation_data must be a tuple (x_val, y_val) or a DataLoader, got "
-                             f"{type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list))
-                                                         else "") + extra)
-        return self._checked_loader(data[0], data[1], batch_size, False, "fit", "validation_data[0]",
-                                    "validation_data[1]")
-
-    # -- training: fit ----------------------------------------------------------------------
+    # -- training (fastnn/trainer.py) ---------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0) -> History:
-        """Train for ``epochs - initial_epoch`` epochs; returns the ``History`` (also ``model.history``).
+        """Train for ``epochs - initial_epoch`` epochs; returns the ``History`` (also
+        ``model.history``). See ``fastnn.trainer.fit`` for every argument and the logs."""
+        return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                           initial_epoch=initial_epoch)
 
-        x, y: arrays (numpy, or cupy for a gpu model) or fnn tensors; or ``x`` a
-            ``fastnn.data.DataLoader`` (then y is None and the loader's batch size and
-            shuffling apply).
-        validation_split: the fraction of samples held out for validation, taken from the
-            end of x and y before shuffling (Keras); validation_data: (x_val, y_val) or a
-            DataLoader. Validation runs in inference mode after every epoch.
-        shuffle: a new order every epoch from ``fastnn.random.default_generator`` (seeded
-            by ``fnn.manual_seed``), the same on every backend.
-        initial_epoch: the epoch to start from (epochs run ``range(initial_epoch, epochs)``),
-            e.g. ``model.epoch`` of a reloaded checkpoint to resume.
-        verbose: 0 silent, 1 a progress bar per epoch (on a terminal), 2 a line per epoch.
-        callbacks: ``fastnn.callbacks.Callback`` objects (see that module for the hooks).
-
-        Epoch logs (History, callbacks): "loss" (the mean over the epoch's samples,
-        regularization included), each metric by name, "val_loss" and "val_<metric>"
-        when validating, and "lr". Batch logs hold the batch's "loss" and metrics.
-        """
-        self._require_compiled("fit")
-        verbose = check_verbose(verbose)
-        batch_size = 32 if batch_size is None else batch_size
-        epochs = _non_negative_int(epochs, "fit: epochs")
-        initial_epoch = _non_negative_int(initial_epoch, "fit: initial_epoch")
-        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-            callbacks = [callbacks]
-        train, val = self._fit_loaders(x, y, batch_size, shuffle, validation_split, validation_data)
-        self._attach_optimizer()
-
-        history = History()
-        callbacks = CallbackList([*(callbacks or []), history], model=self,
-                                 params={"epochs": epochs, "steps": len(train), "verbose": verbose,
-                                         "batch_size": train.batch_size})
-        batch_hooks = any(_overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_train_batch_end")
-                          for cb in callbacks)
-        self.stop_training = False
-        self.history = history
-        backend = backends.get(self.backend)
-        on_device = not backend.host_memory  # keep the running loss on the device: no sync per step
-        regularizers = self._regularizers()
-        metrics = self.metrics
-        progress = Progress(verbose, epochs, len(train))
-        logs: dict = {}
-        callbacks.on_train_begin(logs)
-        try:
-            for epoch in range(initial_epoch, epochs):
-                for metric in metrics:
-                    metric.reset_state()
-                callbacks.on_epoch_begin(epoch, {})
-                progress.epoch_begin(epoch)
-                loss_sum, seen = 0.0, 0
-
-                def running():
-                    return {"loss": float(loss_sum) / max(seen, 1), **{m.name: m.result() for m in metrics}}
-
-                for step, (xb, yb) in enumerate(train.iterate(backend)):
-                    if batch_hooks:
-                        callbacks.on_train_batch_begin(step, {})
-                    loss, pred = self._train_step(xb, yb, regularizers)
-                    n = xb.shape[0]
-                    loss_sum = loss_sum + (loss.data * n if on_device else float(loss.data) * n)
-                    seen += n
-                    for metric in metrics:
-                        metric.update_state(pred, yb)
-                    if batch_hooks:
-                        callbacks.on_train_batch_end(step, {"loss": float(loss.data),
-                                                            **{m.name: m.batch_result() for m in metrics}})
-                    progress.batch_end(running)
-                    if self.stop_training:  # e.g. TerminateOnNaN: no more batches of a diverged model
-                        break
-                logs = running()
-                if val is not None:
-                    callbacks.on_test_begin({})
-                    val_logs = self._evaluate_loader(val, backend)
-                    callbacks.on_test_end(val_logs)
-                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
-                logs["lr"] = _as_float(self.optimizer.lr)
-                self.epoch = epoch + 1
-                callbacks.on_epoch_end(epoch, logs)
-                progress.epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        finally:
-            progress.close()
-        callbacks.on_train_end(logs)
-        return history
-
-    def _train_step(self, xb, yb, regularizers):
-        """One update: zero_grad, forward (training mode), loss + penalties, backward, step."""
-        optimizer = self.optimizer
-        optimizer.zero_grad()
-        pred = self(xb, training=True)
-        loss = self.loss(pred, yb)
-        for regularizer, weight in regularizers:
-            loss = loss + regularizer(weight)
-        loss.backward()
-        optimizer.step()
-        return loss, pred
-
-    def _penalty(self) -> float:
-        """sum(model.losses) now, as a float (0.0 without regularizers)."""
-        penalties = self._regularizers()
-        if not penalties:
-            return 0.0
-        with no_grad():
-            return float(sum(float(r(t).item()) for r, t in penalties))
-
-    def _evaluate_loader(self, loader, backend, progress=None) -> dict:
-        """Mean loss (penalties included, as in training) and metrics over ``loader``, in
-        inference mode, in order (no random draws)."""
-        if loader.shuffle:
-            loader = loader._replace()
-            loader.shuffle = False
-        on_device = not backend.host_memory
-        for metric in self.metrics:
-            metric.reset_state()
-        loss_sum, seen = 0.0, 0
-        with no_grad():
-            for xb, yb in loader.iterate(backend):
-                pred = self(xb, training=False)
-                loss = self.loss(pred, yb)
-                n = xb.shape[0]
-                loss_sum = loss_sum + (loss.data * n if on_device else float(loss.data) * n)
-                seen += n
-                for metric in self.metrics:
-                    metric.update_state(pred, yb)
-                if progress is not None:
-                    progress.batch_end()
-        logs = {"loss": float(loss_sum) / max(seen, 1) + self._penalty()}
-        logs.update({m.name: m.result() for m in self.metrics})
-        return logs
-
-    # -- training: evaluate / predict --------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
-        """Loss and metrics on (x, y) (arrays or a DataLoader), in inference mode.
-
-        Returns the loss (a float) without metrics, else ``[loss, metric1, ...]`` in the order
-        compiled (Keras); ``return_dict=True`` gives ``{"loss": ..., "accuracy": ...}``.
-        verbose=1 shows a bar and then the result line on a terminal; verbose=2 prints the result line.
-        """
-        self._require_compiled("evaluate")
-        verbose = check_verbose(verbose)
-        batch_size = 32 if batch_size is None else batch_size
-        loader = self._checked_loader(x, y, batch_size, False, "evaluate")
-        backend = backends.get(self.backend)
-        progress = Progress(verbose, 1, len(loader))
-        progress.epoch_begin(0, desc="evaluate")
-        try:
-            logs = self._evaluate_loader(loader, backend, progress)
-            progress.result(logs)
-        finally:
-            progress.close()
-        if return_dict:
-            return logs
-        return logs["loss"] if not self.metrics else [logs["loss"], *(logs[m.name] for m in self.metrics)]
+        """Loss and metrics on (x, y) in inference mode (``fastnn.trainer.evaluate``)."""
+        return trainer.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, return_dict=return_dict)
 
     def predict(self, x, batch_size=32, verbose=0):
-        """The model's outputs for ``x`` (arrays, a tensor or a DataLoader, whose targets are
-        ignored), in inference mode and in order, as a host numpy array (a list of arrays
-        for a model with several outputs). Outputs are what ``call`` returns: probabilities
-        for a model ending in softmax, logits otherwise."""
-        from . import validation
+        """The outputs for ``x`` as a host numpy array (``fastnn.trainer.predict``)."""
+        return trainer.predict(self, x, batch_size=batch_size, verbose=verbose)
 
-        verbose = check_verbose(verbose)
-        batch_size = 32 if batch_size is None else batch_size
-        if isinstance(x, DataLoader):
-            loader = x._replace(validation.prepare_features(self, x.x, "DataLoader.x", check_values=False))
-            loader.shuffle = False
-            what = "DataLoader.x"
-        else:
-            _check_batch_size(batch_size, "predict")
-            xs = validation.prepare_features(self, x, "x", check_values=False)
-            loader = DataLoader(xs, batch_size=batch_size, dtype=_dtype_of(xs))
-            what = "x"
-        validation.check_features(self, loader.x, what)
-        backend = backends.get(self.backend)
-        progress = Progress(verbose, 1, len(loader))
-        progress.epoch_begin(0, desc="predict")
-        outputs = []
-        try:
-            with no_grad():
-                for xb in loader.iterate(backend):
-                    if isinstance(xb, tuple):
-                        xb = xb[0]
-                    outputs.append(self(xb, training=False))
-                    progress.batch_end()
-        finally:
-            progress.close()
-        return _concatenate_outputs(outputs, backend)
-
-    # -- training: single batches ------------------------------------------------------------
     def train_on_batch(self, x, y, return_dict=False):
-        """One training step on one batch (validated first); returns the batch loss, or
-        ``[loss, *metrics]`` with metrics (``return_dict=True``: a dict). Metrics cover this batch."""
-        self._require_compiled("train_on_batch")
-        xs, ys = self._checked_xy(x, y)
-        self._attach_optimizer()
-        backend = backends.get(self.backend)
-        xb, yb = make_tensor(xs, backend=backend), make_tensor(ys, backend=backend)
-        for metric in self.metrics:
-            metric.reset_state()
-        loss, pred = self._train_step(xb, yb, self._regularizers())
-        for metric in self.metrics:
-            metric.update_state(pred, yb)
-        return self._batch_result(float(loss.item()), return_dict)
+        """One training step on one batch (``fastnn.trainer.train_on_batch``)."""
+        return trainer.train_on_batch(self, x, y, return_dict=return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
-        """Loss and metrics of one batch in inference mode (no update); forms as ``train_on_batch``."""
-        self._require_compiled("test_on_batch")
-        xs, ys = self._checked_xy(x, y)
-        backend = backends.get(self.backend)
-        logs = self._evaluate_loader(DataLoader(xs, ys, batch_size=xs.shape[0], dtype=_dtype_of(xs)), backend)
-        return self._batch_result(logs["loss"], return_dict)
+        """Loss and metrics of one batch, no update (``fastnn.trainer.test_on_batch``)."""
+        return trainer.test_on_batch(self, x, y, return_dict=return_dict)
 
     def predict_on_batch(self, x):
-        """The outputs for one batch as a host numpy array (inference mode)."""
-        return self.predict(x, batch_size=max(1, len(x)))
+        """The outputs for one batch as a host numpy array (``fastnn.trainer.predict_on_batch``)."""
+        return trainer.predict_on_batch(self, x)
 
-    def _batch_result(self, loss, return_dict):
-        logs = {"loss": loss, **{m.name: m.result() for m in self.metrics}}
-        if return_dict:
-            return logs
-        return loss if not self.metrics else [loss, *(logs[m.name] for m in self.metrics)]
-
-    # -- checkpoints (fastnn.io) --------------------------------------------------------------
+    # -- checkpoints (fastnn.io, imported on first use: it costs ~11 ms of import time) -------
     def save(self, path) -> None:
         """Write architecture, weights, optimizer state, epoch and random state to one file
         (``fastnn.io.save_model``); ``fnn.load_model(path)`` rebuilds it."""
@@ -562,44 +281,6 @@ class Model(Layer):
         from . import io
 
         io.load_weights(self, path)
-
-
-def _check_batch_size(batch_size, caller):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{caller}: batch_size must be a positive int, got {batch_size!r}")
-
-
-def _non_negative_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be a non-negative int, got {value!r}")
-    return int(value)
-
-
-def _dtype_of(array):
-    return array.dtype if array.dtype.kind == "f" else None
-
-
-def _as_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
-
-
-def _overrides(callback, hook) -> bool:
-    """Whether a callback defines ``hook`` itself (fit skips building batch logs otherwise)."""
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
-
-
-def _concatenate_outputs(outputs, backend):
-    """Batches of outputs (tensors, or lists of them) joined on the device, then one copy to the host."""
-    if not outputs:
-        return np.zeros((0,))
-    first = outputs[0]
-    if isinstance(first, (list, tuple)):
-        return [_concatenate_outputs([o[i] for o in outputs], backend) for i in range(len(first))]
-    joined = backend.xp.concatenate([o.data for o in outputs], axis=0) if len(outputs) > 1 else outputs[0].data
-    return np.array(backend.to_numpy(joined), copy=True)
 
 
 class Sequential(Model):
@@ -693,8 +374,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from .layers import deserialize
-
         layers = [deserialize(c, custom_objects) for c in config.get("layers", [])]
         return cls(layers, name=config.get("name"))
 

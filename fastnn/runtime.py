@@ -37,6 +37,8 @@ import os
 import sys
 from pathlib import Path
 
+from ._version import __version__
+
 _state = {"threads": None, "applied": False}
 
 #: OpenMP spin count fastnn sets for Numba's threads (GOMP_SPINCOUNT; see prepare_numba).
@@ -265,6 +267,4 @@ def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__

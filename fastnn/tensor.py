@@ -244,16 +244,16 @@ class Tensor:
 
     # Comparisons give boolean tensors without gradient.
     def __lt__(self, other):
-        return M.compare(self, other, "less")
+        return M.Compare.apply(self, _operand(other, self, "less"), ufunc="less")
 
     def __le__(self, other):
-        return M.compare(self, other, "less_equal")
+        return M.Compare.apply(self, _operand(other, self, "less_equal"), ufunc="less_equal")
 
     def __gt__(self, other):
-        return M.compare(self, other, "greater")
+        return M.Compare.apply(self, _operand(other, self, "greater"), ufunc="greater")
 
     def __ge__(self, other):
-        return M.compare(self, other, "greater_equal")
+        return M.Compare.apply(self, _operand(other, self, "greater_equal"), ufunc="greater_equal")
 
     __hash__ = object.__hash__
 

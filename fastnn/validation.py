@@ -24,8 +24,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as backends
+from . import layers
 from .data import as_array
-from .layers.base import _shapes_match, format_shape
+from .grad_mode import no_grad
+from .layers.base import Layer, _shapes_match, format_shape
+from .layers.core import Input
+from .layers.embedding import Embedding
+from .tensor import tensor
 
 
 def _label_shape_text(label_shape) -> str:
@@ -78,13 +83,8 @@ def check_finite(array, what) -> None:
 
 def takes_integer_inputs(model) -> bool:
     """True when the model's first layer is an Embedding (it takes integer ids)."""
-    from .layers.base import Layer
-    from .layers.core import Input
-    from .layers.embedding import Embedding
-    from .models import Model
-
     for layer in model._walk():
-        if isinstance(layer, (Model, Input)) or type(layer) is Layer:
+        if isinstance(layer, (layers.get("Model"), Input)) or type(layer) is Layer:
             continue
         return isinstance(layer, Embedding)
     return False
@@ -117,9 +117,6 @@ def probe(model, x, what="x"):
     """Run the model once on the first sample of ``x``, in inference mode and without a
     graph: it builds an unbuilt model and reports the output shape, with nothing trained.
     A layer's shape or dtype complaint becomes an error about ``what``."""
-    from .grad_mode import no_grad
-    from .tensor import tensor
-
     sample = tensor(x[:1], backend=model.backend)  # numpy or cupy data, onto the model's backend
     try:
         with no_grad():
@@ -134,12 +131,10 @@ def probe(model, x, what="x"):
 
 def _declares_input(model) -> bool:
     """A Sequential that starts with Input(shape) (or input_shape=): its feature shape is fixed."""
-    from .layers.core import Input
-
-    layers = getattr(model, "_layers", None)
-    if not layers:
+    stack = getattr(model, "_layers", None)
+    if not stack:
         return False
-    return isinstance(layers[0], Input) or layers[0]._declared_input_shape is not None
+    return isinstance(stack[0], Input) or stack[0]._declared_input_shape is not None
 
 
 def check_features(model, x, what="x"):

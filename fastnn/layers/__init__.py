@@ -7,7 +7,7 @@ by all of them (weights, ``parameters()``, ``losses``, configs, training mode).
 Images are channels first (N, C, H, W); sequences are (N, T, F).
 """
 
-from .base import InputSpec, Layer
+from .base import FASTNN_CLASSES, InputSpec, Layer
 from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .embedding import Embedding
@@ -36,8 +36,9 @@ __all__ = [
 
 
 def get(class_name: str):
-    """The layer class called ``class_name`` ("Dense", "Conv2D", ...)."""
-    cls = globals().get(class_name)
+    """The layer class called ``class_name`` ("Dense", "Conv2D", ..., and the models
+    "Sequential" and "Model")."""
+    cls = globals().get(class_name) or FASTNN_CLASSES.get(class_name)
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         names = sorted(n for n, v in globals().items() if isinstance(v, type) and issubclass(v, Layer))
         raise ValueError(f"unknown layer class {class_name!r}; fastnn.layers has {', '.join(names)}")
@@ -52,11 +53,8 @@ def serialize(layer: Layer) -> dict:
 def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
     """A fresh (unbuilt) layer from ``serialize``'s output; ``custom_objects`` maps names of
     user layer classes to the classes."""
-    from ..models import Sequential
-
     name = config["class_name"]
-    classes = {"Sequential": Sequential, **(custom_objects or {})}
-    cls = classes.get(name) or get(name)
-    if isinstance(cls, type) and issubclass(cls, Sequential):  # its layers may be user classes too
+    cls = (custom_objects or {}).get(name) or get(name)
+    if isinstance(cls, type) and issubclass(cls, get("Sequential")):  # its layers may be user classes too
         return cls.from_config(config, custom_objects)
     return cls.from_config(config)

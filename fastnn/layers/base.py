@@ -250,6 +250,14 @@ def serialize_callable(value, registry: dict | None = None):
     return getattr(value, "__qualname__", repr(value))
 
 
+#: The layer and model classes of fastnn.layers and fastnn.models by class name, filled as
+#: each class is defined: how fastnn.layers.get and the checkpoint reader find
+#: "Sequential" or "Model" without importing fastnn.models, which sits above them.
+#: (Other subclasses, fastnn.zoo's and users', load only through custom_objects.)
+FASTNN_CLASSES: dict = {}
+_REGISTERED_MODULES = ("fastnn.layers.", "fastnn.models")
+
+
 class Layer:
     """Base class of layers and models; see the module docstring."""
 
@@ -270,6 +278,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith(_REGISTERED_MODULES):
+            FASTNN_CLASSES.setdefault(cls.__name__, cls)
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "__wrapped__", None):
             cls.build = _wrap_build(build)

@@ -441,8 +441,3 @@ class Compare(Function):
     def forward(self, a, b, ufunc):
         return getattr(self.xp, ufunc)(a, b)
 
-
-def compare(a, b, ufunc):
-    from ..tensor import _operand
-
-    return Compare.apply(a, _operand(b, a, ufunc), ufunc=ufunc)
