@@ -19,6 +19,13 @@ the worker machinery of bench/compare.py):
 
 Columns: microseconds per call for each implementation, and fastnn/torch (the ratio of
 times; < 1: fastnn is faster) or, for the fit step, the Python share.
+
+    python bench/overhead.py --cases [--rounds 15]
+
+times every case-table row (tests/cases.py, tests/cases_layers.py) at its *small* size,
+forward + backward, on the numpy and cpu backends alternately in one process (the same
+library on both sides, so one process is fair), medians, and lists the rows where cpu is
+slower than numpy: at these sizes the per-op path, not the arithmetic, decides.
 """
 
 from __future__ import annotations
@@ -146,6 +153,57 @@ def _maker(name, impl):
     return _fit_step(impl)
 
 
+def case_rows(rounds):
+    """(name, numpy us, cpu us) of every case-table row at its small size, forward + backward
+    in float32, the two backends alternating call by call."""
+    import statistics
+    import time
+
+    import numpy as np
+
+    import fastnn as fnn
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from cases import ALL_CASES
+
+    def step(instance, tensors, weights):
+        out = instance.fn(*tensors)
+        out.backward(weights)
+        for t in tensors:
+            t.grad = None
+
+    rows = []
+    for case in ALL_CASES:
+        setups = {}
+        for backend in ("numpy", "cpu"):
+            instance = case.instance(dtype="float32", size="small", mode=case.modes[0])
+            tensors = instance.tensors(backend)
+            fnn.manual_seed(0)
+            with fnn.no_grad():
+                probe = instance.fn(*tensors)
+            weights = fnn.tensor(np.ones(probe.shape, dtype=probe.dtype), backend=backend)
+            setups[backend] = (instance, tensors, weights)
+            step(*setups[backend])                       # compile, warm caches
+        calls = max(3, int(2e-3 / max(1e-6, _once(step, setups["numpy"]))))
+        samples = {"numpy": [], "cpu": []}
+        for _ in range(rounds):
+            for backend in ("numpy", "cpu"):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    step(*setups[backend])
+                samples[backend].append((time.perf_counter() - start) / calls * 1e6)
+        rows.append((case.name, statistics.median(samples["numpy"]), statistics.median(samples["cpu"])))
+    return rows
+
+
+def _once(step, setup):
+    import time
+
+    start = time.perf_counter()
+    step(*setup)
+    return time.perf_counter() - start
+
+
 def main(argv=None):
     import fastnn as fnn
 
@@ -154,7 +212,19 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--settle", type=float, default=0.2, help="seconds of rest before each timed round")
     parser.add_argument("--only", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("--cases", action="store_true",
+                        help="every case-table row at its small size, numpy against cpu (no PyTorch)")
     args = parser.parse_args(argv)
+    if args.cases:
+        fnn.set_num_threads(args.threads or fnn.get_num_threads())
+        rows = case_rows(args.rounds)
+        slower = [(name, n, c) for name, n, c in rows if c > n]
+        print(f"cpu: {compare.cpu_model()}   {len(rows)} rows at small size, forward + backward, float32, "
+              f"medians of {args.rounds} alternated rounds")
+        print(f"cpu slower than numpy in {len(slower)} rows (numpy us, cpu us, numpy/cpu):")
+        for name, n, c in sorted(slower, key=lambda r: r[1] / r[2]):
+            print(f"  {name:<34} {n:9.1f} {c:9.1f}  {n / c:5.2f}x")
+        return
     threads = args.threads or fnn.get_num_threads()
     try:
         import torch

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backend as backends
 from .function import register_tensor_class
-from .grad_mode import no_grad
+from .grad_mode import is_grad_enabled, no_grad
 from .ops.checks import run_deferred_checks
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -198,24 +198,32 @@ class Tensor:
 
     # -- operators -----------------------------------------------------------
     def __add__(self, other):
+        if type(other) is Tensor and _plain_pair(self, other):
+            return Tensor._make(self.data + other.data, self._backend)
         return M.Add.apply(self, _operand(other, self, "+"))
 
     def __radd__(self, other):
         return M.Add.apply(_operand(other, self, "+"), self)
 
     def __sub__(self, other):
+        if type(other) is Tensor and _plain_pair(self, other):
+            return Tensor._make(self.data - other.data, self._backend)
         return M.Sub.apply(self, _operand(other, self, "-"))
 
     def __rsub__(self, other):
         return M.Sub.apply(_operand(other, self, "-"), self)
 
     def __mul__(self, other):
+        if type(other) is Tensor and _plain_pair(self, other):
+            return Tensor._make(self.data * other.data, self._backend)
         return M.Mul.apply(self, _operand(other, self, "*"))
 
     def __rmul__(self, other):
         return M.Mul.apply(_operand(other, self, "*"), self)
 
     def __truediv__(self, other):
+        if type(other) is Tensor and _plain_pair(self, other):
+            return Tensor._make(self.data / other.data, self._backend)
         return M.Div.apply(self, _operand(other, self, "/"))
 
     def __rtruediv__(self, other):
@@ -317,6 +325,15 @@ def _axes(axis, ndim):
             raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(int(a) % ndim)
     return tuple(sorted(set(out)))
+
+
+def _plain_pair(a: Tensor, b: Tensor) -> bool:
+    """True when ``a <op> b`` needs no graph node, no broadcast and no dtype promotion, so
+    the array operator alone gives what the op would: the lean path of + - * /, which
+    otherwise spend most of a small tensor's time in Function.apply."""
+    da, db = a.data, b.data
+    return (a._backend is b._backend and da.shape == db.shape and da.dtype == db.dtype
+            and not ((a._requires_grad or b._requires_grad) and is_grad_enabled()))
 
 
 def _operand(other, like: Tensor, op: str, scalars=True):

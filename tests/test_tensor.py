@@ -346,3 +346,33 @@ def test_integer_tensors_meet_floats_as_in_pytorch():
     np.testing.assert_array_equal((ints * 1.5).numpy(), [1.5, 3.0])
     assert (ints + fnn.tensor(np.array([0.5, 0.5]))).dtype == np.float64            # a float tensor's dtype wins
     assert (ints * 2).dtype == np.int64                                               # ints stay ints
+
+
+@pytest.mark.parametrize("symbol", ["+", "-", "*", "/"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_operators_on_equal_tensors_match_the_op_path(symbol, dtype):
+    """+ - * / between tensors of one shape, dtype and backend without a gradient take the
+    array operator directly (tensor.py's lean path): same values, dtype and backend as the
+    Function path; with a gradient needed, or shapes that broadcast, they record a node."""
+    from fastnn.ops import math as M
+
+    rng = np.random.default_rng(3)
+    a_np = (rng.standard_normal((3, 5)) * 4).astype(dtype) + (dtype == "int64")
+    b_np = (rng.standard_normal((3, 5)) * 4).astype(dtype)
+    b_np[b_np == 0] = 1
+    op = {"+": M.Add, "-": M.Sub, "*": M.Mul, "/": M.Div}[symbol]
+    a, b = fnn.tensor(a_np, backend="numpy"), fnn.tensor(b_np, backend="numpy")
+    lean = eval(f"a {symbol} b")
+    generic = op.apply(a, b)
+    assert lean.dtype == generic.dtype and lean.backend == generic.backend and lean._node is None
+    np.testing.assert_array_equal(lean.numpy(), generic.numpy())
+    if dtype != "int64":
+        a.requires_grad = True
+        tracked = eval(f"a {symbol} b")
+        assert tracked.requires_grad and tracked._node is not None
+        tracked.sum().backward()
+        assert a.grad is not None
+        with fnn.no_grad():
+            assert eval(f"a {symbol} b")._node is None
+    row = fnn.tensor(b_np[:1], backend="numpy")
+    np.testing.assert_array_equal(eval(f"a {symbol} row").numpy(), op.apply(a, row).numpy())
