@@ -248,12 +248,15 @@ def _check_name(name) -> str:
     return name
 
 
-def get(name: str) -> Backend:
-    """The Backend called ``name``, raising BackendError with the reason if it cannot run here.
+def get(name) -> Backend:
+    """The Backend called ``name`` (or the Backend given), raising BackendError with the
+    reason if it cannot run here.
 
     A backend found available stays so for the process (installed packages and devices do
     not vanish under a running program), so the check, a package lookup on disk, runs once
     and not on every tensor made with ``backend="cpu"``."""
+    if isinstance(name, Backend):
+        name = name.name
     backend = _REGISTRY.get(name) if isinstance(name, str) else None
     if backend is not None and (backend.always_available or backend._known_available):
         return backend

@@ -83,8 +83,13 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.seed = seed
         self.generator = None if seed is None else fnn_random.Generator(seed)
-        self.backend = None if backend is None else backends.get(backend).name
+        self._backend = None if backend is None else backends.get(backend)
         self._device_copies: dict = {}
+
+    @property
+    def backend(self) -> str | None:
+        """The name of the backend batches go to (None: the caller's, else the current one)."""
+        return None if self._backend is None else self._backend.name
 
     @property
     def num_samples(self) -> int:
@@ -136,7 +141,7 @@ class DataLoader:
         permutation is drawn when this is called, not at the first batch."""
         from .tensor import Tensor
 
-        target = backends.resolve(backend if backend is not None else self.backend)
+        target = backends.resolve(backend if backend is not None else self._backend)
         x, y = self._arrays_on(target)
         order = self.order()
         if order is not None:

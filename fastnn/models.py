@@ -47,13 +47,10 @@ from .layers.base import Layer, _flat_tensors, format_shape, normalize_shape
 from .layers.core import Input
 
 
-def _backend_name(backend) -> str:
-    """The validated backend name: unknown names list the valid ones, unavailable ones say why."""
-    if backend is None:
-        return backends.get_backend()
-    if isinstance(backend, backends.Backend):
-        backend = backend.name
-    return backends.get(backend).name
+def _backend_of(backend) -> backends.Backend:
+    """The Backend for a name, a Backend or None (the current one), checked: unknown names
+    list the valid ones, unavailable ones say why."""
+    return backends.current() if backend is None else backends.get(backend)
 
 
 class Model(Layer):
@@ -61,7 +58,7 @@ class Model(Layer):
 
     def __init__(self, name=None, backend=None, dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype, **kwargs)
-        self._backend_name = _backend_name(backend)
+        self._backend = _backend_of(backend)
         self.optimizer = None  # set by compile
         self.loss = None
         self.metrics: list = []
@@ -76,16 +73,17 @@ class Model(Layer):
     # -- placement ----------------------------------------------------------------------
     @property
     def backend(self) -> str:
-        """The backend the model's weights live on (and its inputs must live on)."""
-        return self._backend_name
+        """The name of the backend the model's weights live on (and its inputs must live on);
+        the Backend object itself is ``_backend``."""
+        return self._backend.name
 
     def to(self, backend):
         """Move every weight to ``backend`` in place (optimizers keep their references); returns self."""
-        name = _backend_name(backend)
-        super().to(name)
+        target = _backend_of(backend)
+        super().to(target)
         for layer in self._walk():
             if isinstance(layer, Model):
-                layer._backend_name = name
+                layer._backend = target
         return self
 
     # -- calling ------------------------------------------------------------------------
@@ -93,7 +91,7 @@ class Model(Layer):
         self._require_init()
         inputs = self._convert_inputs(inputs)
         for t in _flat_tensors(inputs):
-            if t.backend != self.backend:
+            if t._backend is not self._backend:
                 raise ValueError(
                     f"{self._label()}: inputs live on different backends, {self.backend!r} (the model) and "
                     f"{t.backend!r} (the input); move the input with x.to({self.backend!r}) or the model with "
@@ -347,7 +345,7 @@ class Sequential(Model):
             return
         shape = self._feature_shape
         if not layer.built:
-            layer._build_with(shape, self.dtype, self.backend)
+            layer._build_with(shape, self.dtype, self._backend)
         elif layer.input_spec is not None and not layer.input_spec.accepts(shape):
             raise ValueError(f"Sequential.add: {layer._label()} expects inputs of feature shape "
                              f"{layer.input_spec.describe()}, but the layer before outputs {format_shape(shape)}")

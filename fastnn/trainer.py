@@ -96,7 +96,7 @@ def _validation_loader(model, data, batch_size):
                          f"{type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list))
                                                      else "") + extra)
     return checked_loader(model, data[0], data[1], batch_size, False, "fit", "validation_data[0]",
-                                "validation_data[1]")
+                          "validation_data[1]")
 
 
 # -- fit --------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
                       for cb in callbacks)
     model.stop_training = False
     model.history = history
-    backend = backends.get(model.backend)
+    backend = model._backend
     on_device = not backend.host_memory  # keep the running loss on the device: no sync per step
     regularizers = model._regularizers()
     metrics = model.metrics
@@ -250,7 +250,7 @@ def evaluate(model, x=None, y=None, batch_size=32, verbose=0, return_dict=False)
     verbose = check_verbose(verbose)
     batch_size = 32 if batch_size is None else batch_size
     loader = checked_loader(model, x, y, batch_size, False, "evaluate")
-    backend = backends.get(model.backend)
+    backend = model._backend
     progress = Progress(verbose, 1, len(loader))
     progress.epoch_begin(0, desc="evaluate")
     try:
@@ -280,7 +280,7 @@ def predict(model, x, batch_size=32, verbose=0):
         loader = DataLoader(xs, batch_size=batch_size, dtype=_dtype_of(xs))
         what = "x"
     validation.check_features(model, loader.x, what)
-    backend = backends.get(model.backend)
+    backend = model._backend
     progress = Progress(verbose, 1, len(loader))
     progress.epoch_begin(0, desc="predict")
     outputs = []
@@ -303,7 +303,7 @@ def train_on_batch(model, x, y, return_dict=False):
     model._require_compiled("train_on_batch")
     xs, ys = checked_xy(model, x, y)
     model._attach_optimizer()
-    backend = backends.get(model.backend)
+    backend = model._backend
     xb, yb = make_tensor(xs, backend=backend), make_tensor(ys, backend=backend)
     for metric in model.metrics:
         metric.reset_state()
@@ -317,7 +317,7 @@ def test_on_batch(model, x, y, return_dict=False):
     """Loss and metrics of one batch in inference mode (no update); forms as ``train_on_batch``."""
     model._require_compiled("test_on_batch")
     xs, ys = checked_xy(model, x, y)
-    backend = backends.get(model.backend)
+    backend = model._backend
     logs = evaluate_loader(model, DataLoader(xs, ys, batch_size=xs.shape[0], dtype=_dtype_of(xs)), backend)
     return _batch_result(model, logs["loss"], return_dict)
 

@@ -489,9 +489,10 @@ class Layer:
         weights = self.weights
         return weights[0].backend if weights else None
 
-    def to(self, backend: str):
-        """Move every weight to ``backend`` in place (the tensor objects stay the same, so
-        optimizers built on ``parameters()`` keep working); returns self."""
+    def to(self, backend):
+        """Move every weight to ``backend`` (a name or a Backend) in place (the tensor
+        objects stay the same, so optimizers built on ``parameters()`` keep working);
+        returns self."""
         target = backends.get(backend)
         for _, _, t in self._weight_entries():
             moved = make_tensor(t, backend=target)
