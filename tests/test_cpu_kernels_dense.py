@@ -67,10 +67,13 @@ def with_specials(x):
 
 
 # -- activations ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["as chosen", "compiled"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", ACT_SHAPES, ids=str)
 @pytest.mark.parametrize("name", contract.ACTIVATIONS)
-def test_activation_matches_reference(name, shape, dtype):
+def test_activation_matches_reference(name, shape, dtype, path, monkeypatch):
+    if path == "compiled":   # the Numba kernels also below the size where NumPy is chosen
+        monkeypatch.setattr(cact, "NUMPY_BELOW", 0)
     rng = np.random.default_rng(1)
     alpha = ALPHA.get(name, 0.0)
     x = with_specials(rand(rng, shape, dtype, 3.0))
