@@ -71,8 +71,10 @@ def test_cache_dir_defaults_to_user_cache_and_env_overrides(monkeypatch, tmp_pat
     assert runtime.cache_dir() == tmp_path / "mine"
 
 
+# 64 x 64: above the size below which relu runs NumPy's expression (activations.NUMPY_BELOW),
+# so the Numba kernel compiles.
 _FIRST_KERNEL = ("import fastnn as fnn, numpy as np\n"
-                 "import fastnn.functional as F; F.relu(fnn.tensor(np.ones((4, 4), np.float32), backend='cpu'))\n")
+                 "import fastnn.functional as F; F.relu(fnn.tensor(np.ones((64, 64), np.float32), backend='cpu'))\n")
 
 
 def test_compiled_kernels_are_cached_in_the_cache_dir(tmp_path):
