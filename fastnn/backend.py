@@ -26,7 +26,6 @@ import numpy
 from .kernels.contract import HOT_PATHS, KERNELS
 
 
-
 class BackendError(RuntimeError):
     """A backend was asked for that cannot run here; the message says why."""
 
@@ -260,7 +259,7 @@ def get(name) -> Backend:
     backend = _REGISTRY.get(name) if isinstance(name, str) else None
     if backend is not None and (backend.always_available or backend._known_available):
         return backend
-    backend = _REGISTRY[_check_name(name)]
+    backend = named(name)
     reason = backend.unavailable_reason()
     if reason:
         raise BackendError(f"backend {name!r} is not available: {reason}")

@@ -29,8 +29,9 @@ Training, Keras style (``compile`` / ``fit`` / ``evaluate`` / ``predict``):
 
 This module holds the model's structure, ``compile`` and checkpoints; the training loop
 itself (``fit``, ``evaluate``, ``predict``, the ``*_on_batch`` steps) is
-``fastnn/trainer.py``, which these methods call. Losses work from logits; a model ending in softmax (or sigmoid) gets its cross-entropy from the logits
-before that activation (see ``fastnn.losses``), so both habits train the same.
+``fastnn/trainer.py``, which these methods call. Losses work from logits; a model ending
+in softmax (or sigmoid) gets its cross-entropy from the logits before that activation
+(see ``fastnn.losses``), so both habits train the same.
 """
 
 from __future__ import annotations

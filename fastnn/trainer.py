@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend as backends
 from . import validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader

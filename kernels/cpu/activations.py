@@ -24,12 +24,14 @@ error < 1e-15 over the whole range, subnormal results excepted), float32 inputs 
 evaluated in float64 (``vexp`` has a float32 polynomial, exact to float32 rounding).
 NaN and +-inf propagate as in NumPy.
 
-Decided per activation by measurement (bench/choose_cpu_math.py): tanh forward,
-softplus forward and backward, and the expm1 of elu forward below the threaded size use
-NumPy's SIMD ufuncs in place (plus one Numba select pass); gelu calls libm erf (the
-vectorised Cephes erf measured slower); relu, leaky_relu, step, sigmoid forward, large
-elu forward and the other backward passes are Numba kernels, elu's backward with vexp. The linear epilogue (linear.py)
-uses the fused Numba path for every activation but tanh and softplus.
+Decided per activation by measurement (bench/choose_cpu_math.py): tanh forward, softplus
+forward and backward, and the expm1 of elu forward below the threaded size use NumPy's
+SIMD ufuncs in place (plus one Numba select pass); gelu calls libm erf (the vectorised
+Cephes erf measured slower); relu, leaky_relu, step, sigmoid forward, large elu forward
+and the other backward passes are Numba kernels, elu's backward with vexp. The linear
+epilogue (linear.py) uses the fused Numba path for every activation but tanh and
+softplus. Below ``NUMPY_BELOW`` elements relu and step forward and relu and tanh backward
+run the reference's NumPy expression instead (the call overhead decides there).
 
 One kernel serves every activation: the activation is passed as a *tag*, a tuple of
 zeros whose length names it (:data:`TAG`). A tuple's length is part of its Numba type,

@@ -310,9 +310,9 @@ def _grad_w_unit(gy, zz, y, xp, part_w, part_b, tag, alpha, n, f, c, hp, wp, kh,
 
     Four filters' gz planes at a time are laid out in L1 with rows of a whole number of
     vectors (zeros beyond OW, and zero planes past the last filter; for ReLU and the
-    identity in vectors, _relu_grad_rows), then each kernel
-    row of each channel is one register-blocked pass over them (_dots_x4; other widths
-    a pass per tap). Parallel over images (per-image partial sums)."""
+    identity in vectors, _relu_grad_rows), then each kernel row of each channel is one
+    register-blocked pass over them (_dots_x4; other widths a pass per tap). Parallel
+    over images (per-image partial sums)."""
     lanes = lanes64(xp)
     pitch = (ow + lanes - 1) // lanes * lanes
     plane = oh * pitch
@@ -407,6 +407,13 @@ def _grad_x(gz, wt, gx, n, f, c, h, w, kh, kw, sh, sw, pt, pl, oh, ow, gpitch):
                 gx[dst + j] = acc[src + j]
 
 
+def _vector_epilogue(tag, z_kept):
+    """(in_registers, relu): whether the activation runs on the vectors themselves (ReLU
+    and the identity, with no pre-activation z kept) and whether it is ReLU. The forward
+    pass and the filter gradient decide by this one rule."""
+    return not z_kept and tag in (TAG[None], TAG["relu"]), tag == TAG["relu"]
+
+
 def slack(wp):
     """Elements a vector may read past the last padded plane: a row below the last one, and
     a run of the widest vector (128 bytes, 32 float32 values) past the end of a row."""
@@ -444,8 +451,7 @@ def forward(x, w, b, stride, pad, tag, alpha, keep_z):
     work = y.size * c * kh * kw
     args = (xp, w.reshape(-1), bias, y.reshape(-1), z.reshape(-1), tag, alpha, n, f, c, hp, wp, kh, kw)
     if tuple(stride) == (1, 1):
-        in_registers = not keep_z and tag in (TAG[None], TAG["relu"])
-        _forward_unit(work, *args, oh, ow, keep_z, x.dtype.type(0), in_registers, tag == TAG["relu"])
+        _forward_unit(work, *args, oh, ow, keep_z, x.dtype.type(0), *_vector_epilogue(tag, keep_z))
     else:
         _forward_strided(work, *args, stride[0], stride[1], oh, ow, keep_z, x.dtype.type(0))
     return y, (z if keep_z else None), (xp, hp, wp)
@@ -464,9 +470,8 @@ def backward(x_shape, w, saved, z, y, gy, stride, pad, tag, alpha, need_gx, need
         # The filter and bias gradients in one pass over gy, gz laid out in L1.
         part_w = workspace("direct_part_w", (n, f * c * kh * kw), np.float64)   # zeroed by the kernel
         part_b = workspace("direct_part_b", (n, f), np.float64)                 # every entry written
-        in_registers = z is None and tag in (TAG[None], TAG["relu"])
         _grad_w_unit(work, gy.reshape(-1), zz.reshape(-1), y.reshape(-1), xp, part_w, part_b, tag, alpha,
-                     n, f, c, hp, wp, kh, kw, oh, ow, in_registers, tag == TAG["relu"])
+                     n, f, c, hp, wp, kh, kw, oh, ow, *_vector_epilogue(tag, z is not None))
         gw = part_w.sum(axis=0).astype(gy.dtype).reshape(w.shape)
         if need_gb:
             gb = part_b.sum(axis=0).astype(gy.dtype)
