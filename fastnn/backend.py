@@ -47,7 +47,8 @@ class Backend:
     host_memory = True
     #: Checks on array values (label ranges) are queued and settled at the next point
     #: results are read (``ops/checks.py``), so a step does not wait on the device per
-    #: check; its kernels record what the check needs (``ops/losses.py``).
+    #: check; its kernels record what the check needs (``ops/losses.py``) in the word
+    #: ``label_recorder()`` gives.
     deferred_checks = False
     #: The reference runs wherever fastnn imports; the others are checked (``get``).
     always_available = True
@@ -161,6 +162,13 @@ class GpuBackend(Backend):
 
     def _runtime_missing(self):
         return _cuda_unavailable_reason()
+
+    def label_recorder(self):
+        """The current device's word where the sparse cross-entropy kernel records a row
+        whose label is out of range (``deferred_checks``; read at the next check point)."""
+        from .kernels.gpu.softmax import bad_label_rows
+
+        return bad_label_rows()
 
     @property
     def xp(self):

@@ -115,6 +115,9 @@ _SPECS = [
     KernelSpec("log_softmax_bwd", ("y", "gy"), ("gx",), False),
     KernelSpec("softmax_ce_fwd_bwd", ("logits", "labels", "want_grad"), ("loss_rows", "dlogits"), True),
     KernelSpec("softmax_ce_soft_fwd_bwd", ("logits", "targets", "want_grad"), ("loss_rows", "dlogits"), True),
+    KernelSpec("mean_rows", ("loss",), ("mean",), True, "0-d mean of the per-row losses"),
+    KernelSpec("scale_by_mean_grad", ("dlogits", "g", "n"), ("gz",), True,
+               "dlogits * (g / n): the gradient of a mean over n rows, g one element"),
     # Other losses and penalties.
     KernelSpec("bce_logits_fwd", ("z", "t"), ("loss",), False, "elementwise"),
     KernelSpec("bce_logits_bwd", ("z", "t", "g"), ("gz", "gt"), False),
@@ -153,7 +156,7 @@ FAMILIES: dict[str, tuple] = {
     "pooling": ("max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd"),
     "batchnorm": ("batchnorm_fwd_train", "batchnorm_fwd_eval", "batchnorm_bwd_train", "batchnorm_bwd_eval"),
     "softmax": ("softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
-                "softmax_ce_fwd_bwd", "softmax_ce_soft_fwd_bwd"),
+                "softmax_ce_fwd_bwd", "softmax_ce_soft_fwd_bwd", "mean_rows", "scale_by_mean_grad"),
     "losses": ("bce_logits_fwd", "bce_logits_bwd", "mse_fwd", "mse_bwd", "l2_fwd", "l2_bwd"),
     "philox": ("philox_uint32",),
     "dropout": ("dropout_fwd", "dropout_bwd"),

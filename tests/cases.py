@@ -334,6 +334,7 @@ AVGP = ("avg_pool2d_fwd", "avg_pool2d_bwd")
 BN_TRAIN = ("batchnorm_fwd_train", "batchnorm_bwd_train")
 BN_BOTH = BN_TRAIN + ("batchnorm_fwd_eval", "batchnorm_bwd_eval")
 DROPOUT = ("dropout_fwd", "dropout_bwd", "philox_uint32")
+SPARSE_CE = ("softmax_ce_fwd_bwd", "mean_rows", "scale_by_mean_grad")
 
 
 CASES: list[Case] = [
@@ -429,9 +430,8 @@ CASES: list[Case] = [
     # -- embedding ------------------------------------------------------------------------------------------
     Case("embedding", _embedding, kernels=("embedding_fwd", "embedding_bwd")),
     # -- losses -----------------------------------------------------------------------------------------------
-    Case("sparse_categorical_crossentropy", _sparse_ce((5,), 4), kernels=("softmax_ce_fwd_bwd",)),
-    Case("sparse_categorical_crossentropy_3d", _sparse_ce((2, 3), 5, (64, 128), 1000),
-         kernels=("softmax_ce_fwd_bwd",)),
+    Case("sparse_categorical_crossentropy", _sparse_ce((5,), 4), kernels=SPARSE_CE),
+    Case("sparse_categorical_crossentropy_3d", _sparse_ce((2, 3), 5, (64, 128), 1000), kernels=SPARSE_CE),
     Case("categorical_crossentropy", _categorical_ce(False), kernels=("softmax_ce_soft_fwd_bwd",)),
     Case("categorical_crossentropy_soft_targets_grad", _categorical_ce(True),
          kernels=("softmax_ce_soft_fwd_bwd", "log_softmax_fwd")),

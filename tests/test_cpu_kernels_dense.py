@@ -195,6 +195,25 @@ def test_softmax_cross_entropy_matches_reference(shape, dtype, specials):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 3, 64, 1001])
+@pytest.mark.parametrize("contiguous", [True, False], ids=["contiguous", "strided"])
+def test_mean_rows_and_scale_by_mean_grad_equal_reference(n, dtype, contiguous):
+    rng = np.random.default_rng(5)
+    loss = rng.standard_normal(2 * n).astype(dtype)
+    loss = loss[:n] if contiguous else loss[::2]
+    got, want = csm.mean_rows(loss), rsm.mean_rows(loss)
+    assert got.shape == () and got.dtype == want.dtype == dtype
+    assert got == want        # the same pairwise sum and one division
+    dlogits = rng.standard_normal((n, 5)).astype(dtype)
+    if not contiguous:
+        dlogits = np.asfortranarray(dlogits)
+    g = np.asarray(rng.standard_normal(), dtype=dtype)
+    got, want = csm.scale_by_mean_grad(dlogits, g, n), rsm.scale_by_mean_grad(dlogits, g, n)
+    assert got.dtype == dtype and not np.shares_memory(got, dlogits)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SM_SHAPES, ids=str)
 @pytest.mark.parametrize("specials", [False, True], ids=["finite", "nan_inf"])
 def test_softmax_and_log_softmax_match_reference(shape, dtype, specials):

@@ -485,6 +485,19 @@ def test_sparse_softmax_ce_matches_naive():
     np.testing.assert_array_equal(loss2, loss)
 
 
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_mean_rows_and_its_gradient_match_exact_sums(n):
+    loss = rng(13).standard_normal(n) * 3
+    mean = softmax.mean_rows(loss)
+    assert mean.shape == () and mean.dtype == loss.dtype
+    assert math.isclose(float(mean), math.fsum(loss) / n, rel_tol=1e-13)
+    dlogits = rng(14).standard_normal((n, 3))
+    g = np.asarray(0.75)
+    scaled = softmax.scale_by_mean_grad(dlogits, g, n)
+    np.testing.assert_array_equal(scaled, dlogits * (0.75 / n))
+    assert scaled is not dlogits and not np.shares_memory(scaled, dlogits)   # kept for a retained graph
+
+
 def test_soft_softmax_ce_matches_naive():
     r = rng(12)
     z = r.standard_normal((4, 5)) * 2

@@ -24,7 +24,7 @@ def _rows(x):
 
 
 class SparseSoftmaxCE(Function):
-    grads_are_fresh = True  # backward returns a new scaled array (labels get no gradient)
+    grads_are_fresh = True  # the kernel scales into a new array (labels get no gradient)
 
     def forward(self, logits, labels, deferred_check=None):
         z = _rows(logits)
@@ -33,26 +33,13 @@ class SparseSoftmaxCE(Function):
             defer_range_check(*deferred_check)
             if not (is_grad_enabled() and self.needs_input_grad[0]):  # no backward follows: now
                 run_deferred_checks()
-        self.shape, self.n, self.scaled_by = logits.shape, z.shape[0], None
-        mean = getattr(self.k.softmax_ce_fwd_bwd, "mean_rows", None)  # one launch where offered
-        return self.xp.asarray(loss.mean() if mean is None else mean(loss), dtype=logits.dtype)
+        self.shape, self.n = logits.shape, z.shape[0]
+        return self.k.mean_rows(loss)
 
     def backward(self, g):
-        scale = getattr(self.k.softmax_ce_fwd_bwd, "scale_by_mean_grad", None)
-        if scale is not None:
-            return (scale(self.dlogits, g, self.n).reshape(self.shape), None)
-        factor = g / self.n
-        if self.scaled_by is None and factor != 0:  # (a zero factor could not be undone)
-            # The first backward scales the kernel's gradient array in place and hands it
-            # over (no 4 MB allocation per step for 1024x1000 logits); a second backward
-            # through a retained graph rescales from it into a new array.
-            self.scaled_by = factor
-            d = self.dlogits
-            d *= factor
-            return (d.reshape(self.shape), None)
-        if self.scaled_by is None:
-            return (self.dlogits.reshape(self.shape) * factor, None)
-        return (self.dlogits.reshape(self.shape) * (factor / self.scaled_by), None)
+        # self.dlogits stays as the kernel made it: a second backward through a retained
+        # graph scales it again.
+        return (self.k.scale_by_mean_grad(self.dlogits, g, self.n).reshape(self.shape), None)
 
 
 class SoftSoftmaxCE(Function):
@@ -155,7 +142,7 @@ def sparse_categorical_crossentropy(logits, labels):
         require_in_range(op, "labels", array, logits.shape[-1], np if isinstance(array, np.ndarray) else backend.xp)
         array = backend.asarray(array)
     else:
-        deferred = (op, "labels", array, logits.shape[-1], backend.xp, backend.k.softmax_ce_fwd_bwd.bad_label_rows())
+        deferred = (op, "labels", array, logits.shape[-1], backend.xp, backend.label_recorder())
     return SparseSoftmaxCE.apply(logits, logits._backend.contiguous(array.astype("int64", copy=False)),
                                  deferred_check=deferred)
 

@@ -72,7 +72,8 @@ _bad_rows: dict = {}
 
 
 def bad_label_rows() -> BadLabelRows:
-    """The recorder of the current device."""
+    """The recorder of the current device (``GpuBackend.label_recorder``, to which the
+    sparse cross-entropy op defers its label range check)."""
     dev = cupy.cuda.runtime.getDevice()
     rec = _bad_rows.get(dev)
     if rec is None:
@@ -111,14 +112,6 @@ def scale_by_mean_grad(dlogits, g, n):
         cu("softmax.cu", "fastnn_scale_by_mean_grad", dlogits.dtype)(
             (grid(size),), (_THREADS,), [dlogits, cupy.ascontiguousarray(g), out, np.int64(size), np.int64(n)])
     return out
-
-
-# Companions the sparse cross-entropy op (fastnn/ops/losses.py) uses when a kernel offers
-# them: the recorder its label range check is deferred to, and one-launch versions of
-# the mean over rows and of its backward.
-softmax_ce_fwd_bwd.bad_label_rows = bad_label_rows
-softmax_ce_fwd_bwd.mean_rows = mean_rows
-softmax_ce_fwd_bwd.scale_by_mean_grad = scale_by_mean_grad
 
 
 def softmax_ce_soft_fwd_bwd(logits, targets, want_grad):

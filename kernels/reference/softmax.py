@@ -53,3 +53,15 @@ def softmax_ce_soft_fwd_bwd(logits, targets, want_grad):
     loss = -(targets * log_p).sum(axis=1)
     grad = (e / s) * targets.sum(axis=1, keepdims=True) - targets if want_grad else None
     return loss, grad
+
+
+def mean_rows(loss):
+    """mean_i loss_i as a 0-d array of loss's dtype."""
+    return np.asarray(loss.mean(), dtype=loss.dtype)
+
+
+def scale_by_mean_grad(dlogits, g, n):
+    """dlogits * (g / n): the gradient of a mean over n rows reaching dlogits, for the
+    gradient g (one element) of that mean. A new array (dlogits is kept for another
+    backward through a retained graph)."""
+    return dlogits * (g / n)
