@@ -14,7 +14,7 @@ the worker machinery of bench/compare.py):
   cross-entropy, Adam) at batch 64, as ``Model.fit`` runs it (an epoch of 32 steps,
   divided by 32), on fastnn only; beside it ``kernels``, the same step as the backend's
   kernels called directly on preallocated arrays (linear forward and backward with the
-  fused ReLU, the loss and its gradient, four Adam updates). fastnn's own Python share
+  fused ReLU, the loss, its mean and its gradient, four Adam updates). fastnn's own Python share
   of the step is 1 - kernels / fit.
 
 Columns: microseconds per call for each implementation, and fastnn/torch (the ratio of
@@ -125,6 +125,7 @@ def _kernel_step(backend):
     params = [rng.standard_normal((64, 128)).astype(np.float32) * 0.1, np.zeros(128, np.float32),
               rng.standard_normal((128, 10)).astype(np.float32) * 0.1, np.zeros(10, np.float32)]
     moments = [(np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)) for p in params]
+    seed = np.ones((), np.float32)   # the gradient of the loss with respect to itself
     batches = [(np.ascontiguousarray(x_all[i:i + FIT_BATCH]), y_all[i:i + FIT_BATCH].astype(np.int64))
                for i in range(0, len(x_all), FIT_BATCH)]
 
@@ -133,8 +134,9 @@ def _kernel_step(backend):
             w1, b1, w2, b2 = params
             h, _ = k.linear_fwd(xb, w1, b1, "relu", 0.0)
             logits, _ = k.linear_fwd(h, w2, b2, None, 0.0)
-            _, dlogits = k.softmax_ce_fwd_bwd(logits, yb, True)
-            dlogits /= len(yb)
+            loss, dlogits = k.softmax_ce_fwd_bwd(logits, yb, True)
+            k.mean_rows(loss)
+            dlogits = k.scale_by_mean_grad(dlogits, seed, len(yb))
             gh, gw2, gb2 = k.linear_bwd(h, w2, None, logits, dlogits, None, 0.0, True, True, True)
             _, gw1, gb1 = k.linear_bwd(xb, w1, None, h, gh, "relu", 0.0, False, True, True)
             for p, g, (m, v, vmax) in zip(params, (gw1, gb1, gw2, gb2), moments):

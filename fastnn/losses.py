@@ -31,6 +31,8 @@ callable ``fn(pred, target) -> 0-d Tensor`` (wrapped in ``LossFunctionWrapper``)
 
 from __future__ import annotations
 
+import numpy as np
+
 from .ops import losses as ops
 from .ops.activations import pre_activation
 
@@ -85,6 +87,19 @@ class Loss:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+_INT64 = np.dtype("int64")
+
+
+def _float_target(pred, target, backend):
+    """An array target as ``Loss._prepare_target`` makes it: the predictions' dtype, and
+    (N,) taken as the column (N, 1)."""
+    if target.dtype != pred.dtype:
+        target = target.astype(pred.dtype)
+    if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
+        target = target.reshape(target.shape + (1,))
+    return backend.contiguous(target)
+
+
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy of integer class labels (N,) against logits (N, C) (or a final softmax's output)."""
 
@@ -101,6 +116,15 @@ class SparseCategoricalCrossentropy(Loss):
     def call(self, pred, target):
         return ops.sparse_categorical_crossentropy(pred, target)
 
+    def direct_call(self, pred, target, backend):
+        """fit's direct step (fastnn/direct_step.py): the op ``call`` records, on arrays
+        fit has checked (integer labels in range, shaped as the logits' rows)."""
+        op = ops.SparseSoftmaxCE(backend)
+        op.needs_input_grad = (True, False)
+        # The op reads the labels flat, row by row of the logits: their shape is not needed.
+        labels = target if target.dtype == _INT64 else backend.contiguous(target.astype(_INT64))
+        return op.forward(pred, labels), op
+
 
 class CategoricalCrossentropy(Loss):
     """Cross-entropy of one-hot or soft targets (N, C) against logits (or a final softmax's output)."""
@@ -110,6 +134,12 @@ class CategoricalCrossentropy(Loss):
 
     def call(self, pred, target):
         return ops.categorical_crossentropy(pred, target)
+
+    def direct_call(self, pred, target, backend):
+        """fit's direct step (fastnn/direct_step.py): the op ``call`` records, on arrays."""
+        op = ops.SoftSoftmaxCE(backend)
+        op.needs_input_grad = (True, False)
+        return op.forward(pred, _float_target(pred, target, backend)), op
 
 
 class BinaryCrossentropy(Loss):
@@ -130,6 +160,12 @@ class MeanSquaredError(Loss):
 
     def call(self, pred, target):
         return ops.mse(pred, target)
+
+    def direct_call(self, pred, target, backend):
+        """fit's direct step (fastnn/direct_step.py): the op ``call`` records, on arrays."""
+        op = ops.MSE(backend)
+        op.needs_input_grad = (True, False)
+        return op.forward(pred, _float_target(pred, target, backend)), op
 
 
 class MeanAbsoluteError(Loss):

@@ -228,6 +228,11 @@ class Model(Layer):
             if params:
                 self.optimizer.add_param_group({"params": params})
 
+    def _direct_chain(self):
+        """The layers in call order when ``call`` only chains them (fit's direct step,
+        fastnn/direct_step.py), else None: a model's own ``call`` may do anything."""
+        return None
+
     def _regularizers(self) -> list:
         """(regularizer, weight) pairs, gathered once per fit (model.losses walks the tree)."""
         return [(spec.regularizer, t) for _, spec, t in self._weight_entries() if spec.regularizer is not None]
@@ -361,6 +366,9 @@ class Sequential(Model):
         for layer in self._layers:
             x = layer(x)
         return x
+
+    def _direct_chain(self):
+        return self._layers if type(self).call is Sequential.call else None
 
     @property
     def layers(self) -> list:

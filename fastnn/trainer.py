@@ -3,7 +3,8 @@ steps, for any ``fastnn.Model`` (whose methods of the same names call these).
 
 Each training step is the PyTorch loop written out once: ``optimizer.zero_grad()``, the
 forward pass in training mode, the loss plus ``sum(model.losses)`` (regularization
-penalties), ``backward()``, ``optimizer.step()``. Inputs are checked before anything
+penalties), ``backward()``, ``optimizer.step()``. For a plain stack of layers fit runs
+the same ops without the autograd graph (``fastnn.direct_step``), with equal results. Inputs are checked before anything
 runs (``fastnn.validation``), so nothing is trained on bad data. An unbuilt model is
 built on its first sample and its parameters then join the optimizer. Around the steps:
 callbacks (``fastnn.callbacks``), the progress bar (``fastnn.progress``), metrics averaged
@@ -20,6 +21,7 @@ import numpy as np
 from . import validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader
+from .direct_step import DirectStep
 from .grad_mode import no_grad
 from .progress import Progress, check_verbose
 from .tensor import tensor as make_tensor
@@ -141,6 +143,9 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     backend = model._backend
     on_device = not backend.host_memory  # keep the running loss on the device: no sync per step
     regularizers = model._regularizers()
+    # A plain stack of layers trains without the autograd graph (fastnn/direct_step.py);
+    # anything else, or a model not yet built, runs train_step.
+    direct = DirectStep.plan(model, regularizers)
     metrics = model.metrics
     progress = Progress(verbose, epochs, len(train))
     logs: dict = {}
@@ -159,14 +164,18 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
             for step, (xb, yb) in enumerate(train.iterate(backend)):
                 if batch_hooks:
                     callbacks.on_train_batch_begin(step, {})
-                loss, pred = train_step(model, xb, yb, regularizers)
+                if direct is not None:
+                    loss, pred = direct(xb, yb)
+                else:
+                    loss, pred = train_step(model, xb, yb, regularizers)
+                    loss = loss.data
                 n = xb.shape[0]
-                loss_sum = loss_sum + (loss.data * n if on_device else float(loss.data) * n)
+                loss_sum = loss_sum + (loss * n if on_device else float(loss) * n)
                 seen += n
                 for metric in metrics:
                     metric.update_state(pred, yb)
                 if batch_hooks:
-                    callbacks.on_train_batch_end(step, {"loss": float(loss.data),
+                    callbacks.on_train_batch_end(step, {"loss": float(loss),
                                                         **{m.name: m.batch_result() for m in metrics}})
                 progress.batch_end(running)
                 if model.stop_training:  # e.g. TerminateOnNaN: no more batches of a diverged model

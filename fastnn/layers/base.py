@@ -169,16 +169,21 @@ class _WeightSpec:
     regularizer: Any
 
 
-def _iter_layers(value):
-    """Layers inside an attribute value: a layer, or layers in (nested) lists, tuples, dicts."""
+def _collect_layers(value, found: list) -> None:
+    """Append the layers inside an attribute value to ``found``: a layer, or layers in
+    (nested) lists, tuples, dicts. A plain recursion, not a generator, and items that
+    cannot hold a layer (the ints of a shape) are skipped without a call: fit walks
+    the layer tree a few times per call."""
     if isinstance(value, Layer):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _iter_layers(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _iter_layers(item)
+        found.append(value)
+        return
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return
+    for item in value:
+        if isinstance(item, _MAY_HOLD_LAYERS):
+            _collect_layers(item, found)
 
 
 def _wrap_build(build):
@@ -377,12 +382,15 @@ class Layer:
 
     def _sublayers(self):
         """Direct sub-layers in assignment order (attributes, and lists/tuples/dicts of layers)."""
-        seen, out = {id(self)}, []
+        found: list = []
         for value in self.__dict__.values():
-            for layer in _iter_layers(value):
-                if id(layer) not in seen:
-                    seen.add(id(layer))
-                    out.append(layer)
+            if isinstance(value, _MAY_HOLD_LAYERS):
+                _collect_layers(value, found)
+        seen, out = {id(self)}, []
+        for layer in found:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
         return out
 
     def _weight_entries(self):
@@ -623,3 +631,6 @@ class Layer:
 
 
 Layer._call_takes_training = True
+
+#: The attribute values that can hold a layer (``_collect_layers``).
+_MAY_HOLD_LAYERS = (Layer, list, tuple, dict)

@@ -6,9 +6,13 @@ import math
 import numbers
 
 from .. import init as initializers
+from ..kernels.contract import ACTIVATIONS
 from ..ops import activations
+from ..ops.dropout import Dropout as DropoutOp
 from ..ops.dropout import dropout
-from ..ops.linear import linear
+from ..ops.linear import Linear, linear
+from ..ops.math import Reshape
+from ..random import default_generator
 from .base import InputSpec, Layer, normalize_shape, serialize_callable
 
 
@@ -57,6 +61,13 @@ class Input(Layer):
 
     def call(self, x):
         return x
+
+    # fit's direct step (fastnn/direct_step.py): the identity.
+    def direct_params(self):
+        return ()
+
+    def direct_call(self, x, backend, need_input_grad):
+        return x, None
 
     def compute_output_shape(self, input_shape):
         return self.shape
@@ -123,6 +134,20 @@ class Dense(Layer):
     def call(self, x):
         return linear(x, self.kernel, self.bias, activation=self.activation)
 
+    # fit's direct step (fastnn/direct_step.py): the one Linear op ``call`` records, when the
+    # activation is fused into it.
+    def direct_params(self):
+        if self.activation is not None and self.activation not in ACTIVATIONS:
+            return None
+        return (self.kernel, self.bias) if self.use_bias else (self.kernel,)
+
+    def direct_call(self, x, backend, need_input_grad):
+        op = Linear(backend)
+        op.needs_input_grad = (need_input_grad, True, self.use_bias)
+        bias = self.bias.data if self.use_bias else None
+        return op.forward(x, self.kernel.data, bias, self.activation,
+                          activations.DEFAULT_ALPHA.get(self.activation, 0.0)), op
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
@@ -140,6 +165,14 @@ class Flatten(Layer):
 
     def call(self, x):
         return x.reshape(x.shape[0], -1)
+
+    # fit's direct step (fastnn/direct_step.py): the Reshape op ``call`` records.
+    def direct_params(self):
+        return ()
+
+    def direct_call(self, x, backend, need_input_grad):
+        op = Reshape(backend)
+        return op.forward(x, (x.shape[0], -1)), op
 
     def compute_output_shape(self, input_shape):
         if any(s is None for s in input_shape):
@@ -187,6 +220,18 @@ class Dropout(Layer):
 
     def call(self, x, training=None):
         return dropout(x, self.rate, bool(training))
+
+    # fit's direct step (fastnn/direct_step.py): the training-mode Dropout op, its mask drawn
+    # from the stream at the same point as ``call`` draws it.
+    def direct_params(self):
+        return ()
+
+    def direct_call(self, x, backend, need_input_grad):
+        if self.rate == 0.0:
+            return x, None
+        seed, offset = default_generator.take_blocks(x.size)
+        op = DropoutOp(backend)
+        return op.forward(x, self.rate, seed, offset), op
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -153,20 +153,29 @@ class Optimizer:
                     raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} / {g.dtype} does not "
                                      f"match its parameter {p.shape} / {p.dtype}")
                 work.append((group, p, g.data))
-        grads = self._clip([(p._backend.xp, g) for _, p, g in work])
+        self._apply(work)
+
+    def _apply(self, work) -> None:
+        """Clip and apply the gradients of ``work`` ([(group, parameter, gradient array)], checked
+        by the caller: ``step``, or fit's direct step whose kernels made them)."""
+        if self.clipnorm is None and self.global_clipnorm is None and self.clipvalue is None:
+            grads = [g for _, _, g in work]
+        else:
+            grads = self._clip([(p._backend.xp, g) for _, p, g in work])
+        states, update = self.state, self._update
         for (group, p, _), g in zip(work, grads):
+            backend = p._backend
             if not p.data.flags.c_contiguous:
                 # The compiled updates write through flat views (reshape(-1)); of a non-C-contiguous
                 # array (e.g. orthogonal's transposed q, a transposed array given to set_weights)
                 # that is a copy, and the update would be lost. Store the parameter C-contiguous.
-                p.data = p._backend.contiguous(p.data)
-            state = self.state.get(id(p))
+                p.data = backend.contiguous(p.data)
+            state = states.get(id(p))
             if state is None:
-                xp = p._backend.xp
-                state = {"step": 0, **{name: xp.zeros_like(p.data) for name in self.buffers_for(group)}}
-                self.state[id(p)] = state
+                state = {"step": 0, **{name: backend.xp.zeros_like(p.data) for name in self.buffers_for(group)}}
+                states[id(p)] = state
             state["step"] += 1
-            self._update(p._backend.k, p.data, p._backend.contiguous(g), state, group)
+            update(backend.k, p.data, backend.contiguous(g), state, group)
 
     def _clip(self, pairs) -> list:
         """The gradient arrays of ``pairs`` ([(xp, g), ...]) after this optimizer's clipping."""
