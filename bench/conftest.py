@@ -1,8 +1,3 @@
-"""Benchmarks reuse the test suite's case table (tests/cases.py)."""
+"""Benchmarks reuse the case table of the test suite (fastnn/testing/table.py)."""
 
-import fastnn  # noqa: F401,E402  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)
-
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+import fastnn  # noqa: F401  (before NumPy: it shortens OpenBLAS's idle spin, fastnn/runtime.py)

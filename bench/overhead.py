@@ -22,7 +22,7 @@ times; < 1: fastnn is faster) or, for the fit step, the Python share.
 
     python bench/overhead.py --cases [--rounds 15]
 
-times every case-table row (tests/cases.py, tests/cases_layers.py) at its *small* size,
+times every case-table row (fastnn/testing/table.py) at its *small* size,
 forward + backward, on the numpy and cpu backends alternately in one process (the same
 library on both sides, so one process is fair), medians, and lists the rows where cpu is
 slower than numpy: at these sizes the per-op path, not the arithmetic, decides.
@@ -165,8 +165,7 @@ def case_rows(rounds):
 
     import fastnn as fnn
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from cases import ALL_CASES
+    from fastnn.testing.table import ALL_CASES
 
     def step(instance, tensors, weights):
         out = instance.fn(*tensors)

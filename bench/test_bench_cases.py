@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
-from cases import ALL_CASES
+from fastnn.testing.table import ALL_CASES
 
 
 def _step(instance, tensors, weights):

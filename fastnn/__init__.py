@@ -21,7 +21,8 @@ from .backend import BackendError, available_backends, get_backend, set_backend,
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .models import Model, Sequential
 from .random import get_rng_state, manual_seed, set_rng_state
-from .runtime import get_num_threads, set_num_threads, warmup
+from .precompile import warmup
+from .runtime import get_num_threads, set_num_threads
 from .tensor import Tensor, tensor
 from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, stack, unstack, where, zeros,
                        zeros_like)

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from . import runtime
+from . import precompile, runtime
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -98,7 +98,7 @@ def _info(args) -> int:
 
 
 def _warmup(args) -> int:
-    seconds = runtime.warmup(tuple(args.dtype), verbose=args.verbose)
+    seconds = precompile.warmup(tuple(args.dtype), verbose=args.verbose)
     print(f"cpu kernels ready for {', '.join(args.dtype)} in {seconds:.1f} s "
           f"(cache: {runtime.kernel_cache_dir() if runtime.cache_enabled() else 'off'})")
     return 0

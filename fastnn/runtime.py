@@ -26,8 +26,8 @@ step at batch 128 (ms, medians of 30; bench/RESULTS.md), 2^14: 19.4 / 4.0, 2^20:
 Short waits let the convolution's parallel transforms have the cores; too short, and
 every GEMM of an MLP step wakes sleeping threads first.
 
-Nothing here imports numba until the ``cpu`` backend is used (or :func:`info` /
-:func:`warmup` are called).
+Nothing here imports numba until the ``cpu`` backend is used (or :func:`info` is
+called, or the warm-up, ``fastnn/precompile.py``, runs).
 """
 
 from __future__ import annotations
@@ -250,20 +250,6 @@ def _threading_layer() -> str:
         return numba.threading_layer()
     except ValueError:
         return "not initialised"
-
-
-def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
-    """Compile (or load from the cache) every cpu kernel for ``dtypes`` ahead of time.
-
-    Returns the seconds it took. Kernels otherwise compile lazily, on first use.
-    """
-    import time
-
-    from .kernels.cpu import warmup as _warmup
-
-    start = time.perf_counter()
-    _warmup.run(dtypes, verbose=verbose)
-    return time.perf_counter() - start
 
 
 def _version() -> str:

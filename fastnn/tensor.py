@@ -59,6 +59,10 @@ class Tensor:
     def _make(cls, data, backend, requires_grad=False):
         """Wrap an array of ``backend`` without copying (internal fast path)."""
         t = cls.__new__(cls)
+        if isinstance(data, np.generic):
+            # NumPy ufuncs return a scalar, not a 0-d array, for 0-d inputs; a tensor always
+            # holds an array (flags, in-place updates and the kernels' contract rely on it).
+            data = np.asarray(data)
         t.data = data
         t._backend = backend
         t._requires_grad = requires_grad

@@ -20,7 +20,7 @@ from fastnn.kernels.cpu import winograd
 from fastnn.kernels.reference import batchnorm as rbn
 from fastnn.kernels.reference import conv as rconv
 from fastnn.kernels.reference import pooling as rpool
-from cases import KINKED, conv_off_kink
+from fastnn.testing.cases import KINKED, conv_off_kink
 from tolerances import RTOL, WINOGRAD_FLOAT32_ERROR, assert_close
 
 DTYPES = ["float32", "float64"]

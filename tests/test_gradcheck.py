@@ -4,7 +4,7 @@ reference backend, in each of its modes."""
 import pytest
 
 import fastnn as fnn
-from cases import ALL_CASES
+from fastnn.testing.table import ALL_CASES
 
 
 @pytest.mark.parametrize("case,mode", [(c, m) for c in ALL_CASES for m in c.modes],

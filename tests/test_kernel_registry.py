@@ -99,3 +99,39 @@ def test_the_contract_is_a_typed_table():
         assert len(set(spec.params)) == len(spec.params), spec.name
     assert contract.KERNELS["adam_update"].returns == ()          # in place
     assert contract.KERNELS["linear_fwd"].signature.startswith("(x, w, b, activation, alpha) -> (y, z)")
+
+
+def _kernel_uses():
+    """(file:line, kernel name) of every ``<...>.k.<name>`` (and ``k.<name>`` of a namespace
+    handed over as ``k``) in fastnn's own code, and the places that probe the namespace or a
+    kernel for something optional: ``hasattr``, or ``getattr`` with a default (the way the
+    gpu softmax companions had been found)."""
+    import ast
+    import pathlib
+
+    package = pathlib.Path(backends.__file__).resolve().parent
+    uses, probes = [], []
+
+    def is_namespace(node):
+        return (isinstance(node, ast.Attribute) and node.attr == "k") or (isinstance(node, ast.Name) and node.id == "k")
+
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "kernels":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(package)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Attribute) and is_namespace(node.value):
+                uses.append((where, node.attr))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args \
+                    and (node.func.id == "hasattr" or (node.func.id == "getattr" and len(node.args) == 3)) \
+                    and any(is_namespace(n) for n in ast.walk(node.args[0])):
+                probes.append(where)
+    return uses, probes
+
+
+def test_the_contract_is_closed_ops_call_only_contract_kernels_and_probe_nothing():
+    uses, probes = _kernel_uses()
+    assert len(uses) > 25                                  # the ops do reach their kernels this way
+    outside = [f"{where}: {name}" for where, name in uses if name not in contract.KERNELS]
+    assert not outside, "kernels outside the contract:\n" + "\n".join(outside)
+    assert not probes, "kernels probed for companions:\n" + "\n".join(probes)

@@ -521,8 +521,8 @@ def test_functional_ops_and_layers_agree():
 def test_layer_cases_differentiate_every_weight():
     """A gradient check cannot notice an input the function ignores (both gradients are 0), so
     check here that every row really uses each array it differentiates: all get a gradient."""
-    from cases import ALL_CASES
-    from cases_layers import LAYER_CASES
+    from fastnn.testing.cases_layers import LAYER_CASES
+    from fastnn.testing.table import ALL_CASES
 
     names = [case.name for case in ALL_CASES]
     assert len(names) == len(set(names)), "case names must be unique"

@@ -1,5 +1,5 @@
 """Optimizers follow PyTorch's documented algorithms: each update is compared, over 20
-steps, with a plain re-implementation of the algorithm written here from the
+steps on the numpy and cpu backends, with a plain re-implementation of the algorithm written here from the
 documentation (scalar Python per element, no shared code with fastnn)."""
 
 import math
@@ -9,6 +9,7 @@ import pytest
 
 import fastnn as fnn
 from fastnn import optim
+from fastnn.testing.cases_optim import OPTIMIZER_CASES
 
 
 def _sgd(p, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
@@ -71,31 +72,24 @@ def _adam(p, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=
     return p
 
 
-CONFIGS = [
-    (optim.SGD, _sgd, dict(lr=0.1)),
-    (optim.SGD, _sgd, dict(lr=0.05, momentum=0.9)),
-    (optim.SGD, _sgd, dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
-    (optim.SGD, _sgd, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
-    (optim.RMSprop, _rmsprop, dict(lr=0.01)),
-    (optim.RMSprop, _rmsprop, dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.02)),
-    (optim.Adam, _adam, dict(lr=0.01)),
-    (optim.Adam, _adam, dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True)),
-    (optim.AdamW, lambda p, g, **kw: _adam(p, g, decoupled=True, **kw), dict(lr=0.01, weight_decay=0.1)),
-    (optim.AdamW, lambda p, g, **kw: _adam(p, g, decoupled=True, **kw), dict(lr=0.02, amsgrad=True, weight_decay=0.05)),
-]
+#: The documented algorithm of each optimizer class (AdamW: Adam with decoupled decay).
+REFERENCES = {optim.SGD: _sgd, optim.RMSprop: _rmsprop, optim.Adam: _adam,
+              optim.AdamW: lambda p, g, **kw: _adam(p, g, decoupled=True, **kw)}
 
 
-@pytest.mark.parametrize("cls,reference,hyper", CONFIGS, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(CONFIGS)])
-def test_twenty_steps_match_the_documented_algorithm(cls, reference, hyper):
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+@pytest.mark.parametrize("name,cls,hyper", OPTIMIZER_CASES, ids=[row[0] for row in OPTIMIZER_CASES])
+def test_twenty_steps_match_the_documented_algorithm(name, cls, hyper, backend):
+    reference = REFERENCES[cls]
     rng = np.random.default_rng(3)
     start = rng.standard_normal(7)
     grads = [rng.standard_normal(7) for _ in range(20)]
     if cls is optim.AdamW:
         hyper = {"weight_decay": 1e-2, **hyper}
-    p = fnn.tensor(start.copy(), requires_grad=True)
+    p = fnn.tensor(start.copy(), requires_grad=True, backend=backend)
     opt = cls([p], **hyper)
     for g in grads:
-        p.grad = fnn.tensor(g)
+        p.grad = fnn.tensor(g, backend=backend)
         opt.step()
     expected = reference(start, grads, **hyper)
     np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12, atol=1e-14)

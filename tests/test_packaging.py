@@ -40,3 +40,17 @@ def test_public_names_of_the_api_contract_exist():
         assert callable(getattr(fastnn.init, name)), name
     for name in ("SGD", "RMSprop", "Adam", "AdamW"):
         assert hasattr(fastnn.optim, name), name
+
+
+def test_every_package_folder_is_listed_for_installation():
+    # A subpackage missing from pyproject's list imports in an editable install and fails
+    # in a built wheel, where its files are simply absent.
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for folder, package in (("fastnn", ("fastnn",)), ("kernels", ("fastnn", "kernels"))):
+        found |= {".".join(package + p.parent.relative_to(root / folder).parts)
+                  for p in (root / folder).rglob("__init__.py")}
+    assert found == listed

@@ -14,7 +14,7 @@ import pytest
 
 import fastnn as fnn
 from backend_params import require
-from cases import ALL_CASES
+from fastnn.testing.table import ALL_CASES
 from tolerances import LARGE_RTOL, RTOL, assert_close
 
 COMPILED = [pytest.param("cpu", id="cpu"), pytest.param("gpu", id="gpu", marks=pytest.mark.gpu)]

@@ -813,7 +813,8 @@ def test_adam_update_matches_pytorch_algorithm(amsgrad, decoupled, wd):
 # the case table: its ``kernels`` field says what really runs, and it covers every op
 # ---------------------------------------------------------------------------------------------
 
-from cases import ALL_CASES, CASES  # noqa: E402  (tests/ is on sys.path under pytest)
+from fastnn.testing.cases import CASES  # noqa: E402
+from fastnn.testing.table import ALL_CASES  # noqa: E402
 
 from fastnn import backend as backends  # noqa: E402
 

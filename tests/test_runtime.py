@@ -88,6 +88,38 @@ def test_cache_opt_out_writes_nothing(tmp_path):
     assert not list(tmp_path.rglob("*.nbi"))
 
 
+def test_warmup_runs_the_table_rows_in_every_setting_and_leaves_the_random_stream(monkeypatch):
+    from collections import Counter
+
+    from fastnn.kernels.cpu import _jit
+    from fastnn.kernels.cpu import conv as cpu_conv
+    from fastnn.testing import cases_optim, table
+
+    rows = [c for c in table.ALL_CASES if c.name in ("dropout", "conv2d_relu", "reshape")]
+    seen = []
+    real = fnn.precompile._forward_backward
+
+    def recording(instance, backend):
+        seen.append((backend.name, cpu_conv.FORCED, _jit.PARALLEL_MIN == 0))
+        real(instance, backend)
+
+    monkeypatch.setattr(table, "ALL_CASES", rows)
+    monkeypatch.setattr(cases_optim, "OPTIMIZER_CASES", cases_optim.OPTIMIZER_CASES[:1])
+    monkeypatch.setattr(fnn.precompile, "_forward_backward", recording)
+    fnn.manual_seed(5)
+    state = fnn.get_rng_state()
+    default_algorithm, threshold = cpu_conv.FORCED, _jit.PARALLEL_MIN
+    fnn.warmup(("float32",))
+    assert fnn.get_rng_state() == state          # the dropout row drew masks, then the stream was restored
+    assert (cpu_conv.FORCED, _jit.PARALLEL_MIN) == (default_algorithm, threshold)   # settings undone
+    # the convolution under each algorithm, threaded and serial; dropout in train and eval,
+    # threaded and serial; reshape (array-module arithmetic, no compiled kernel) not at all
+    counts = Counter(seen)
+    expected = Counter({("cpu", a, threaded): 1 for a in cpu_conv.ALGORITHMS for threaded in (True, False)})
+    expected.update({("cpu", default_algorithm, threaded): 2 for threaded in (True, False)})
+    assert counts == expected
+
+
 def test_warmup_compiles_every_kernel_so_training_compiles_nothing(tmp_path):
     # A fresh process with its own cache: after warmup(), a training step with dropout,
     # batch norm, convolution, pooling and Adam adds no compiled specialisation.

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn as fnn
+import fastnn.functional as F
 
 
 @pytest.fixture(autouse=True)
@@ -376,3 +377,15 @@ def test_operators_on_equal_tensors_match_the_op_path(symbol, dtype):
             assert eval(f"a {symbol} b")._node is None
     row = fnn.tensor(b_np[:1], backend="numpy")
     np.testing.assert_array_equal(eval(f"a {symbol} row").numpy(), op.apply(a, row).numpy())
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+def test_zero_dimensional_results_and_gradients_are_arrays(backend):
+    # NumPy ufuncs return scalars for 0-d inputs; tensors must still hold arrays.
+    x = fnn.tensor(3.0, requires_grad=True, backend=backend)
+    for op in (F.relu, F.sigmoid, F.tanh, F.gelu, F.softplus, F.step, lambda t: (t * 2).exp(), lambda t: t.sum()):
+        y = op(x)
+        y.backward()
+        assert type(y.data) is np.ndarray and y.data.shape == ()
+        assert type(x.grad.data) is np.ndarray and x.grad.data.shape == ()
+        x.grad = None

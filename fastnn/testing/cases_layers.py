@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-import fastnn as fnn
-from cases import KINKED, Case, CaseInstance, conv_off_kink, normal, pick, weight
-
-L = fnn.layers
+from .. import layers as L
+from ..backend import use_backend
+from ..models import Model, Sequential
+from ..random import get_rng_state, set_rng_state
+from .cases import KINKED, Case, CaseInstance, conv_off_kink, normal, pick, weight
 
 
 def _layer_case(factory, small, large, *, weight_scale=0.5, input_maker=None, weight_maker=None, with_shape=False):
@@ -35,10 +36,10 @@ def _layer_case(factory, small, large, *, weight_scale=0.5, input_maker=None, we
         layer = factory(dtype, size, feature) if with_shape else factory(dtype, size)
         # Building draws initial values from fastnn's generator; they are replaced below, and the
         # generator is put back so that making a case never shifts a seeded run (dropout masks).
-        state = fnn.get_rng_state()
-        with fnn.use_backend("numpy"):
+        state = get_rng_state()
+        with use_backend("numpy"):
             layer.build(feature)
-        fnn.set_rng_state(state)
+        set_rng_state(state)
         if input_maker is not None:
             inputs = input_maker(rng, shape, dtype, size)
         elif isinstance(shape, list):
@@ -58,7 +59,7 @@ def _layer_case(factory, small, large, *, weight_scale=0.5, input_maker=None, we
         def fn(*tensors):
             layer._bind_weights(tensors[n_in:])
             xs = list(tensors[:n_in])
-            if isinstance(layer, fnn.Model) and layer.backend != xs[0].backend:
+            if isinstance(layer, Model) and layer.backend != xs[0].backend:
                 layer.to(xs[0].backend)  # a model lives on one backend: follow the backend under test
             return layer(xs if isinstance(shape, list) else xs[0], training=training)
 
@@ -135,7 +136,7 @@ def _cnn_weights(rng, model, dtype):
 
 
 def _small_cnn(dtype, size, feature):
-    return fnn.Sequential([L.Input(feature, dtype=dtype), L.Conv2D(pick(size, 2, 16), 3, padding="same"),
+    return Sequential([L.Input(feature, dtype=dtype), L.Conv2D(pick(size, 2, 16), 3, padding="same"),
                            L.BatchNormalization(), L.Activation("tanh"), L.AveragePooling2D(2), L.Flatten(),
                            L.Dense(pick(size, 3, 10))], backend="numpy")
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import random as fnn_random
-from .grad_mode import no_grad
-from .tensor import Tensor
+from .. import random as fnn_random
+from ..grad_mode import no_grad
+from ..tensor import Tensor
 
 
 class GradcheckError(AssertionError):

@@ -19,8 +19,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-import fastnn as fnn
-import fastnn.functional as F
+from .. import functional as F
+from ..creation import concatenate, stack, unstack, where
+from ..tensor import tensor
 
 SIZES = ("small", "large")
 TRAIN_EVAL = ("train", "eval")
@@ -34,7 +35,7 @@ class CaseInstance:
     integer: Sequence[bool] = ()      # inputs kept integer (labels, indices)
 
     def tensors(self, backend):
-        return [fnn.tensor(a, backend=backend, requires_grad=bool(g)) for a, g in zip(self.arrays, self.grad)]
+        return [tensor(a, backend=backend, requires_grad=bool(g)) for a, g in zip(self.arrays, self.grad)]
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,17 @@ def _conv(x_small, w_small, stride, padding, bias=True, x_large=(32, 64, 32, 32)
     return make
 
 
+def _conv_step(x_small, x_large=(32, 64, 32, 32), w_large=(64, 64, 3, 3)):
+    """conv2d with the fused step, times the pre-activation (as ``_linear_step``: step's own
+    gradient is zero everywhere, so d/dz [H(z) z] = H(z) gives the check content)."""
+    def make(rng, dtype, size, mode):
+        x_shape, w_shape = pick(size, x_small, x_large), pick(size, (4, x_small[1], 3, 3), w_large)
+        x, w, b = conv_off_kink(rng, x_shape, w_shape, dtype)
+        return CaseInstance(fn=lambda x, w, b: F.conv2d(x, w, b, padding=1, activation="step")
+                            * F.conv2d(x, w, b, padding=1), arrays=[x, w, b], grad=[True, True, True])
+    return make
+
+
 def _pool(op, kernel, stride=None, padding=0, count_include_pad=None, small=(2, 3, 7, 6),
           large=(32, 64, 32, 32)):
     def make(rng, dtype, size, mode):
@@ -312,14 +324,14 @@ def _nary(fn, shapes_small, shapes_large, maker=normal):
 def _where(rng, dtype, size, mode):
     a_shape, b_shape = pick(size, ((3, 4), (4,)), ((1024, 1024), (1024,)))
     condition = rng.random(a_shape) < 0.5
-    return CaseInstance(fn=lambda a, b: fnn.where(fnn.tensor(condition, backend=a.backend), a, b),
+    return CaseInstance(fn=lambda a, b: where(tensor(condition, backend=a.backend), a, b),
                         arrays=[normal(rng, a_shape, dtype), normal(rng, b_shape, dtype)], grad=[True, True])
 
 
 def _masked(rng, dtype, size, mode):
     shape = pick(size, (4, 5), (1024, 1024))
     mask = rng.random(shape) < 0.5
-    return CaseInstance(fn=lambda x: x[fnn.tensor(mask, backend=x.backend)] * 2,
+    return CaseInstance(fn=lambda x: x[tensor(mask, backend=x.backend)] * 2,
                         arrays=[normal(rng, shape, dtype)], grad=[True])
 
 
@@ -383,9 +395,16 @@ CASES: list[Case] = [
     Case("conv2d_pad4_nobias", _conv((2, 2, 5, 7), (3, 2, 3, 2), (1, 2), (1, 0, 2, 1), bias=False), kernels=CONV),
     Case("conv2d_1x1", _conv((2, 5, 3, 4), (3, 5, 1, 1), 1, 0, x_large=(32, 256, 28, 28), w_large=(64, 256, 1, 1)),
          kernels=CONV),
-    # fused activations (every one of them: their gradients are checked through the fusion)
+    # fused activations (every one of them: their gradients are checked through the fusion),
+    # on a batch of images and on one image (the cpu backend lays the two out differently)
     *[Case(f"conv2d_{act}", _conv((2, 3, 6, 5), (4, 3, 3, 3), 1, (1, 0, 2, 1), activation=act), kernels=CONV)
       for act in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus")],
+    Case("conv2d_step", _conv_step((2, 3, 6, 5), x_large=(8, 32, 16, 16), w_large=(32, 32, 3, 3)), kernels=CONV),
+    *[Case(f"conv2d_one_image_{act}", _conv((1, 3, 6, 5), (4, 3, 3, 3), 1, 1, activation=act,
+                                            x_large=(1, 32, 32, 32), w_large=(32, 32, 3, 3)), kernels=CONV)
+      for act in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softplus")],
+    Case("conv2d_one_image_step", _conv_step((1, 3, 6, 5), x_large=(1, 32, 32, 32), w_large=(32, 32, 3, 3)),
+         kernels=CONV),
     # shapes the cpu backend's rule sends to Winograd (N*C >= 64, 3x3, stride 1) and the
     # step workloads' convolutions (bench/workloads.py) at benchmark size
     Case("conv2d_winograd_same_relu", _conv((4, 16, 9, 7), (5, 16, 3, 3), 1, "same", activation="relu"),
@@ -473,7 +492,7 @@ CASES: list[Case] = [
     Case("index_fancy_pairs", _unary(lambda x: x[[0, 1, 1, 2], [3, 0, 0, 3]], (3, 4), (1024, 1024))),
     Case("index_fancy_mixed", _unary(lambda x: x[:, [1, 1, 3], 1:], (3, 4, 5))),
     Case("index_bool_mask", _masked),
-    Case("index_tensor_int", _unary(lambda x: x[fnn.tensor(np.array([3, 0, 3]), backend=x.backend)], (4, 5),
+    Case("index_tensor_int", _unary(lambda x: x[tensor(np.array([3, 0, 3]), backend=x.backend)], (4, 5),
                                     (1024, 1024))),
     Case("reshape", _unary(lambda x: x.reshape(x.shape[1], -1)
                            * x.reshape(-1)[:x.size // x.shape[1]].reshape(1, -1))),
@@ -486,25 +505,11 @@ CASES: list[Case] = [
     Case("abs", _unary(lambda x: x.abs(), maker=away_from_zero)),
     Case("clip", _unary(lambda x: x.clip(-0.5, 0.8), maker=_clip_input)),
     Case("clip_min_only", _unary(lambda x: x.clip(min=-0.5), maker=_clip_input)),
-    Case("stack", _nary(lambda a, b, c: fnn.stack([a, b, c], axis=1), [(3, 4)] * 3, [(1024, 1024)] * 3)),
-    Case("stack_last_axis", _nary(lambda a, b: fnn.stack([a, b * b], axis=-1), [(2, 3)] * 2, [(1024, 1024)] * 2)),
-    Case("unstack", _unary(lambda x: fnn.stack([s * (i + 1) for i, s in enumerate(fnn.unstack(x, axis=1))]))),
-    Case("unstack_outputs_unused", _unary(lambda x: fnn.unstack(x, axis=-1)[1] * 2 + fnn.unstack(x, axis=-1)[3])),
-    Case("concatenate", _nary(lambda a, b: fnn.concatenate([a, b, a], axis=1), [(3, 2), (3, 4)],
+    Case("stack", _nary(lambda a, b, c: stack([a, b, c], axis=1), [(3, 4)] * 3, [(1024, 1024)] * 3)),
+    Case("stack_last_axis", _nary(lambda a, b: stack([a, b * b], axis=-1), [(2, 3)] * 2, [(1024, 1024)] * 2)),
+    Case("unstack", _unary(lambda x: stack([s * (i + 1) for i, s in enumerate(unstack(x, axis=1))]))),
+    Case("unstack_outputs_unused", _unary(lambda x: unstack(x, axis=-1)[1] * 2 + unstack(x, axis=-1)[3])),
+    Case("concatenate", _nary(lambda a, b: concatenate([a, b, a], axis=1), [(3, 2), (3, 4)],
                               [(1024, 512), (1024, 1024)])),
     Case("where", _where),
 ]
-
-try:  # layer rows are added by cases_layers.py
-    from cases_layers import LAYER_CASES
-except ImportError:  # pragma: no cover - only while that file does not exist yet
-    LAYER_CASES = []
-
-ALL_CASES = CASES + list(LAYER_CASES)
-
-
-def by_name(name: str) -> Case:
-    for case in ALL_CASES:
-        if case.name == name:
-            return case
-    raise KeyError(name)

@@ -1,0 +1,77 @@
+"""Compile the cpu kernels ahead of time (``fastnn.warmup()``, ``fastnn warmup``).
+
+Kernels otherwise compile on first use and land in the on-disk cache. The warm-up runs
+every row of the case table (``fastnn/testing/table.py``) whose kernels the cpu backend
+compiles, forward and backward, in each dtype and mode at its small size, under every
+setting in which the kernels build differently (``kernels/cpu/warmup.py``: threaded and
+serial builds, compiled kernels at any size, each convolution algorithm), and steps every
+optimizer row once in each. The calls are the ops' own, generated from the table, so
+no list of kernel calls is kept by hand: a new row or a new kernel is warmed up by the
+same loop. The random stream is restored afterwards (the dropout rows draw from it).
+
+One cpu kernel of the contract is left to compile on first use: ``philox_uint32``,
+which no op calls (the dropout kernels generate their words inside, and
+``fastnn.random`` draws through the reference); the kernel tests call it directly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
+    """Compile (or load from the cache) the cpu kernels for ``dtypes``; returns the seconds
+    it took. Raises ``BackendError`` when the cpu backend cannot run (numba missing)."""
+    from . import backend as backends
+    from .kernels.cpu.warmup import settings
+    from .random import get_rng_state, set_rng_state
+    from .testing.cases_optim import OPTIMIZER_CASES
+    from .testing.table import ALL_CASES
+
+    cpu = backends.get("cpu")
+    compiled = set(cpu.provides) - set(cpu.fallbacks())
+    dtypes = [np.dtype(d) for d in dtypes]
+    start = time.perf_counter()
+    state = get_rng_state()
+    try:
+        for case in ALL_CASES:
+            if not compiled & set(case.kernels):
+                continue  # array-module arithmetic or reference fallbacks: nothing to compile
+            if verbose:
+                print(f"  {case.name}", flush=True)
+            for setting in settings(convolution="conv2d_fwd" in case.kernels):
+                with setting:
+                    for dtype in dtypes:
+                        for mode in case.modes:
+                            _forward_backward(case.instance(dtype=dtype, size="small", mode=mode), cpu)
+        for name, cls, hyper in OPTIMIZER_CASES:
+            if verbose:
+                print(f"  {name}", flush=True)
+            for setting in settings(convolution=False):
+                with setting:
+                    for dtype in dtypes:
+                        _step(cls, hyper, cpu, dtype)
+    finally:
+        set_rng_state(state)
+    return time.perf_counter() - start
+
+
+def _forward_backward(instance, backend) -> None:
+    from .tensor import tensor
+
+    outputs = instance.fn(*instance.tensors(backend))
+    for out in outputs if isinstance(outputs, (tuple, list)) else (outputs,):
+        if out.requires_grad:
+            out.backward(tensor(np.ones(out.shape, dtype=out.dtype), backend=backend))
+
+
+def _step(cls, hyper, backend, dtype) -> None:
+    from .tensor import tensor
+
+    p = tensor(np.linspace(-1, 1, 10, dtype=dtype), requires_grad=True, backend=backend)
+    optimizer = cls([p], **hyper)
+    for _ in range(2):   # SGD's first step starts its momentum buffer; the second uses it
+        p.grad = tensor(np.full(10, 0.5, dtype=dtype), backend=backend)
+        optimizer.step()
