@@ -117,7 +117,8 @@ _SPECS = [
     KernelSpec("softmax_ce_soft_fwd_bwd", ("logits", "targets", "want_grad"), ("loss_rows", "dlogits"), True),
     KernelSpec("mean_rows", ("loss",), ("mean",), True, "0-d mean of the per-row losses"),
     KernelSpec("scale_by_mean_grad", ("dlogits", "g", "n"), ("gz",), True,
-               "dlogits * (g / n): the gradient of a mean over n rows, g one element"),
+               "dlogits * (g / n): the gradient of a mean over n rows, g one element; dlogits is handed "
+               "over and may be scaled in place"),
     # Other losses and penalties.
     KernelSpec("bce_logits_fwd", ("z", "t"), ("loss",), False, "elementwise"),
     KernelSpec("bce_logits_bwd", ("z", "t", "g"), ("gz", "gt"), False),

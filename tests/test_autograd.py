@@ -381,9 +381,10 @@ def test_intermediates_released_by_their_consumer_still_pass_their_gradient_on()
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 12.0])
 
 
-def test_sparse_cross_entropy_gradient_survives_a_second_backward_through_a_retained_graph():
-    # The op hands its gradient buffer over after scaling it in place; a second backward
-    # (retain_graph) and an upstream gradient of zero must still give exact gradients.
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+def test_sparse_cross_entropy_gradient_survives_a_second_backward_through_a_retained_graph(backend):
+    # The op hands its gradient buffer to a kernel that may scale it in place; a second
+    # backward (retain_graph) and an upstream gradient of zero must still give exact gradients.
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((4, 5))
     labels = np.array([0, 1, 2, 3])
@@ -391,7 +392,7 @@ def test_sparse_cross_entropy_gradient_survives_a_second_backward_through_a_reta
     expected[np.arange(4), labels] -= 1
     expected /= 4
     for upstream in (3.0, 0.0):
-        z = fnn.tensor(logits, requires_grad=True)
+        z = fnn.tensor(logits, requires_grad=True, backend=backend)
         loss = fnn.functional.sparse_categorical_crossentropy(z, labels) * upstream
         loss.backward(retain_graph=True)
         np.testing.assert_allclose(z.grad.numpy(), upstream * expected, atol=1e-12)

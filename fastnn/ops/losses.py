@@ -24,22 +24,27 @@ def _rows(x):
 
 
 class SparseSoftmaxCE(Function):
-    grads_are_fresh = True  # the kernel scales into a new array (labels get no gradient)
+    grads_are_fresh = True  # the kernel's gradient array, scaled (labels get no gradient)
 
     def forward(self, logits, labels, deferred_check=None):
-        z = _rows(logits)
-        loss, self.dlogits = self.k.softmax_ce_fwd_bwd(z, labels.reshape(-1), self.needs_input_grad[0])
+        z, labels = _rows(logits), labels.reshape(-1)
+        loss, self.dlogits = self.k.softmax_ce_fwd_bwd(z, labels, self.needs_input_grad[0])
         if deferred_check is not None:  # the kernel recorded bad labels; settle before results are read
             defer_range_check(*deferred_check)
             if not (is_grad_enabled() and self.needs_input_grad[0]):  # no backward follows: now
                 run_deferred_checks()
+        self.z, self.labels = z, labels   # for a second backward (see below)
         self.shape, self.n = logits.shape, z.shape[0]
         return self.k.mean_rows(loss)
 
     def backward(self, g):
-        # self.dlogits stays as the kernel made it: a second backward through a retained
-        # graph scales it again.
-        return (self.k.scale_by_mean_grad(self.dlogits, g, self.n).reshape(self.shape), None)
+        # The kernel's gradient array is handed over: scale_by_mean_grad may scale it in place
+        # (no 4 MB allocation a step for 1024x1000 logits). A second backward through a
+        # retained graph recomputes it from the logits and labels kept above.
+        d, self.dlogits = self.dlogits, None
+        if d is None:
+            _, d = self.k.softmax_ce_fwd_bwd(self.z, self.labels, True)
+        return (self.k.scale_by_mean_grad(d, g, self.n).reshape(self.shape), None)
 
 
 class SoftSoftmaxCE(Function):

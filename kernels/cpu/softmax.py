@@ -225,4 +225,7 @@ def mean_rows(loss):
 
 
 def scale_by_mean_grad(dlogits, g, n):
-    return np.multiply(dlogits, g / n)
+    # In place, as the contract allows (the caller hands dlogits over): a new array would
+    # cost a page fault per 4 KB for large logits, or, recycled, a second stream of
+    # writes (softmax_ce fwd+bwd at 1024x1000: 0.48 against 0.435 ms in place).
+    return np.multiply(dlogits, g / n, out=dlogits)

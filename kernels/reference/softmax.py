@@ -62,6 +62,6 @@ def mean_rows(loss):
 
 def scale_by_mean_grad(dlogits, g, n):
     """dlogits * (g / n): the gradient of a mean over n rows reaching dlogits, for the
-    gradient g (one element) of that mean. A new array (dlogits is kept for another
-    backward through a retained graph)."""
-    return dlogits * (g / n)
+    gradient g (one element) of that mean. dlogits is handed over: the result may be
+    dlogits itself, scaled in place (as here)."""
+    return np.multiply(dlogits, g / n, out=dlogits)
