@@ -29,7 +29,8 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 
 from ._version import __version__
 
-_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "similarity")
+_LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "similarity",
+                 "distributed")
 
 
 def __getattr__(name):
