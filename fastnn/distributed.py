@@ -5,6 +5,7 @@
     total = world.allreduce(array)       # the elementwise sum over the ranks (op="mean": / size)
     weights = world.broadcast(array)     # rank 0's values on every rank
     world.barrier(); world.abort()
+    world.broadcast_object(obj); world.allgather_object(obj)   # pickled Python objects
 
 ``init()`` starts MPI only when the process was launched by an MPI launcher (mpiexec sets
 ``PMI_RANK``/``PMI_SIZE``, Open MPI ``OMPI_COMM_WORLD_SIZE``, PMIx ``PMIX_RANK``);
@@ -92,6 +93,14 @@ class World:
         self._broadcast_in_place(out, int(root))
         return wrap(out)
 
+    def broadcast_object(self, obj, root: int = 0):
+        """Rank ``root``'s Python object (pickled) on every rank."""
+        return obj
+
+    def allgather_object(self, obj) -> list:
+        """Every rank's Python object (pickled), in rank order, on every rank."""
+        return [obj]
+
     def barrier(self) -> None:
         """Wait until every rank has reached this call."""
 
@@ -129,6 +138,12 @@ class _MpiWorld(World):
         set_num_threads(threads_per_rank(self.local_size))
         if self.size > 1:
             _install_abort_hook(self)
+
+    def broadcast_object(self, obj, root: int = 0):
+        return self._comm.bcast(obj, root=root)
+
+    def allgather_object(self, obj) -> list:
+        return self._comm.allgather(obj)
 
     def barrier(self) -> None:
         self._comm.Barrier()

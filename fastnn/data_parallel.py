@@ -1,0 +1,100 @@
+"""Keeping the replicas of a model equal across the ranks of a world (``fastnn.distributed``):
+the pieces data-parallel training is made of.
+
+* ``check_same_weights(model, world)``: every rank holds weights of the same shapes and
+  dtypes, in the same order; otherwise a ValueError on every rank naming the ranks that differ (a
+  collective on mismatched buffers would hang or corrupt memory instead).
+* ``broadcast_model(model, world)``: rank 0's weights (every one, batch-norm running
+  statistics included), its optimizer state and its random stream on every rank.
+* ``reduce_gradients(params, world)``: each gradient replaced by its mean over the ranks,
+
+      g_p <- (1 / N) sum_r g_p^(r)
+
+  packed per dtype into flat buffers of at most ``bucket_bytes`` (one allreduce per
+  bucket instead of one per parameter). A parameter without a gradient on some rank
+  contributes zeros there, so every rank runs the same collectives and ends with the
+  same gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .random import get_rng_state, set_rng_state
+from .tensor import Tensor
+
+#: Bytes per gradient bucket (PyTorch's DistributedDataParallel uses 25 MB).
+BUCKET_BYTES = 25 << 20
+
+
+def check_same_weights(model, world) -> None:
+    signature = [(t.name, tuple(t.shape), np.dtype(t.dtype).str) for t in model.weights]
+    every = world.allgather_object(signature)
+    # Names may differ (a layer's default name counts the layers made before it); shapes and dtypes may not.
+    layout = [[entry[1:] for entry in theirs] for theirs in every]
+    differing = [rank for rank, theirs in enumerate(layout) if theirs != layout[0]]
+    if not differing:
+        return
+    rank = differing[0]
+    mine, theirs = every[0], every[rank]
+    if len(mine) != len(theirs):
+        detail = f"rank 0 has {len(mine)} weights, rank {rank} has {len(theirs)}"
+    else:
+        first = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a[1:] != b[1:])
+        detail = (f"weight {first}: rank 0 has {mine[first][0]} {mine[first][1]} {mine[first][2]}, rank {rank} has "
+                  f"{theirs[first][0]} {theirs[first][1]} {theirs[first][2]}")
+    who = (f"ranks {', '.join(map(str, differing))} differ" if len(differing) > 1 else f"rank {rank} differs")
+    raise ValueError(f"the model differs between ranks ({who} from rank 0): {detail}; every rank must build "
+                     f"the same model")
+
+
+def broadcast_model(model, world, root: int = 0) -> None:
+    """Make every rank's model, optimizer and random stream rank ``root``'s (in place)."""
+    check_same_weights(model, world)
+    for t in model.weights:
+        host = t._backend.to_numpy(t.data)
+        t.data = t._backend.asarray(world.broadcast(np.ascontiguousarray(host), root=root))
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.param_groups:
+        state = world.broadcast_object(optimizer.state_dict(), root=root)
+        if world.rank != root:
+            optimizer.load_state_dict(state)
+    set_rng_state(world.broadcast_object(get_rng_state(), root=root))
+
+
+def reduce_gradients(params, world, bucket_bytes: int = BUCKET_BYTES) -> None:
+    """Replace each parameter's gradient by its mean over the ranks (see the module docstring)."""
+    if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, (int, np.integer)) or bucket_bytes < 1:
+        raise ValueError(f"reduce_gradients: bucket_bytes must be a positive int, got {bucket_bytes!r}")
+    params = list(params)
+    by_dtype: dict = {}
+    for p in params:
+        by_dtype.setdefault(np.dtype(p.dtype), []).append(p)
+    for dtype in sorted(by_dtype, key=lambda d: d.str):       # the same order on every rank
+        for bucket in _buckets(by_dtype[dtype], bucket_bytes):
+            flat = np.zeros(sum(p.size for p in bucket), dtype=dtype)
+            offset = 0
+            for p in bucket:
+                if p.grad is not None:
+                    flat[offset:offset + p.size] = p._backend.to_numpy(p.grad.data).reshape(-1)
+                offset += p.size
+            total = world.allreduce(flat, op="mean")
+            offset = 0
+            for p in bucket:
+                g = total[offset:offset + p.size].reshape(p.shape)
+                p.grad = Tensor._make(p._backend.asarray(g), p._backend)
+                offset += p.size
+
+
+def _buckets(params, bucket_bytes):
+    """Consecutive groups of ``params`` of at most ``bucket_bytes`` (a larger parameter alone)."""
+    bucket, size = [], 0
+    for p in params:
+        nbytes = p.size * np.dtype(p.dtype).itemsize
+        if bucket and size + nbytes > bucket_bytes:
+            yield bucket
+            bucket, size = [], 0
+        bucket.append(p)
+        size += nbytes
+    if bucket:
+        yield bucket

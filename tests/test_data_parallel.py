@@ -1,0 +1,122 @@
+"""fastnn.data_parallel: the replicas of a model stay equal across ranks. In a world of
+one process (no launcher) and under ``mpiexec -n 2``: rank 0's weights, optimizer state
+and random stream reach every rank; models that differ are refused on every rank; the
+gradients become their mean over the ranks, in buckets, with a missing gradient counted
+as zeros."""
+
+import json
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import data_parallel, distributed
+from fastnn.layers import BatchNormalization, Dense, Input
+from test_distributed import _mpiexec, needs_mpi
+
+
+@pytest.fixture
+def alone(monkeypatch):
+    for name in distributed.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(distributed, "_world", None)
+    return distributed.init()
+
+
+def model(units=4, seed=0):
+    fnn.manual_seed(seed)
+    m = fnn.Sequential([Input((3,)), Dense(units, activation="relu"), BatchNormalization(), Dense(2)], backend="cpu")
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def test_alone_the_model_is_left_as_it_is(alone):
+    m = model()
+    before = [w.copy() for w in m.get_weights()]
+    data_parallel.broadcast_model(m, alone)
+    for u, v in zip(before, m.get_weights()):
+        np.testing.assert_array_equal(u, v)
+    p, q = m.parameters()[:2]
+    p.grad = fnn.tensor(np.full(p.shape, 2.0, dtype=np.float32), backend="cpu")
+    data_parallel.reduce_gradients([p, q], alone, bucket_bytes=8)
+    np.testing.assert_array_equal(p.grad.numpy(), 2.0)
+    np.testing.assert_array_equal(q.grad.numpy(), 0.0)       # no gradient: zeros, as on a rank that had none
+
+
+def test_bucket_size_must_be_a_positive_int(alone):
+    with pytest.raises(ValueError, match="bucket_bytes must be a positive int, got 0"):
+        data_parallel.reduce_gradients(model().parameters(), alone, bucket_bytes=0)
+
+
+def test_buckets_hold_consecutive_parameters_up_to_the_limit():
+    params = [fnn.tensor(np.zeros(n, dtype=np.float32)) for n in (2, 2, 5, 1)]
+    groups = [[p.size for p in b] for b in data_parallel._buckets(params, bucket_bytes=16)]
+    assert groups == [[2, 2], [5], [1]]
+
+
+@needs_mpi
+def test_two_ranks_end_with_rank_zeros_model_and_mean_gradients(tmp_path):
+    result = _mpiexec(tmp_path, """
+        import json, numpy as np, fastnn as fnn
+        from fastnn import data_parallel
+        from fastnn.layers import BatchNormalization, Dense, Input
+        world = fnn.distributed.init()
+        fnn.manual_seed(world.rank)                          # different weights on each rank
+        m = fnn.Sequential([Input((3,)), Dense(4, activation="relu"), BatchNormalization(), Dense(2)],
+                           backend="cpu")
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        x = np.random.default_rng(world.rank).standard_normal((8, 3)).astype(np.float32)
+        m.train_on_batch(x, np.arange(8) % 2)                # optimizer state and BN statistics differ too
+        data_parallel.broadcast_model(m, world)
+        weights = [w.tolist() for w in m.get_weights()]
+        state = m.optimizer.state_dict()["state"]
+        moments = [np.asarray(state[i]["exp_avg"]).tolist() for i in sorted(state)]
+        draw = fnn.rand(3).numpy().tolist()                  # the random streams agree as well
+        # gradients: rank r holds r + 1 everywhere, except that rank 1 has none for the first
+        # parameter; float32 and float64 parameters, buckets of 24 bytes
+        params = [fnn.tensor(np.zeros(s, dtype=d), requires_grad=True, backend="cpu")
+                  for s, d in (((2, 3), np.float32), ((5,), np.float64), ((4,), np.float32))]
+        for i, p in enumerate(params):
+            if not (world.rank == 1 and i == 0):
+                p.grad = fnn.tensor(np.full(p.shape, world.rank + 1.0, dtype=p.dtype), backend="cpu")
+        data_parallel.reduce_gradients(params, world, bucket_bytes=24)
+        grads = [[str(p.grad.dtype), p.grad.numpy().reshape(-1).tolist()] for p in params]
+        with open(f"rank{world.rank}.json", "w") as out:   # one file a rank: mpiexec interleaves stdout
+            json.dump(dict(rank=world.rank, weights=weights, moments=moments, draw=draw, grads=grads), out)
+    """)
+    assert result.returncode == 0, result.stderr
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["rank"] for r in ranks] == [0, 1]
+    zero, one = ranks
+    assert one["weights"] == zero["weights"] and one["moments"] == zero["moments"] and one["draw"] == zero["draw"]
+    # rank 0 keeps its own model: the same script alone, with rank 0's seed and data, gives it
+    fnn.manual_seed(0)
+    alone = fnn.Sequential([Input((3,)), Dense(4, activation="relu"), BatchNormalization(), Dense(2)],
+                           backend="cpu")
+    alone.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    alone.train_on_batch(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32), np.arange(8) % 2)
+    assert zero["weights"] == [w.tolist() for w in alone.get_weights()]
+    assert len(zero["weights"]) == 8                         # BN running statistics included
+    assert zero["grads"] == one["grads"]
+    # the first: (1 + 0) / 2, rank 1 having none; the others (1 + 2) / 2
+    assert zero["grads"] == [["float32", [0.5] * 6], ["float64", [1.5] * 5], ["float32", [1.5] * 4]]
+
+
+@needs_mpi
+def test_models_that_differ_are_refused_on_every_rank(tmp_path):
+    result = _mpiexec(tmp_path, """
+        import fastnn as fnn
+        from fastnn import data_parallel
+        from fastnn.layers import Dense, Input
+        world = fnn.distributed.init()
+        m = fnn.Sequential([Input((3,)), Dense(4 + world.rank)], backend="cpu")
+        try:
+            data_parallel.broadcast_model(m, world)
+        except ValueError as error:
+            open(f"rank{world.rank}.txt", "w").write(str(error))
+    """)
+    assert result.returncode == 0, result.stderr
+    for rank in (0, 1):
+        message = (tmp_path / f"rank{rank}.txt").read_text()
+        assert "(rank 1 differs from rank 0): weight 0: rank 0 has" in message
+        assert "(3, 4)" in message and "(3, 5)" in message
