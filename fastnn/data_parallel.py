@@ -62,8 +62,10 @@ def broadcast_model(model, world, root: int = 0) -> None:
     set_rng_state(world.broadcast_object(get_rng_state(), root=root))
 
 
-def reduce_gradients(params, world, bucket_bytes: int = BUCKET_BYTES) -> None:
-    """Replace each parameter's gradient by its mean over the ranks (see the module docstring)."""
+def reduce_gradients(params, world, bucket_bytes: int = BUCKET_BYTES, weight: float = 1.0) -> None:
+    """Replace each parameter's gradient by its mean over the ranks (see the module docstring),
+    this rank's gradients counting ``weight`` times (``replicas.Replicas``: a rank's share of
+    an unevenly split batch)."""
     if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, (int, np.integer)) or bucket_bytes < 1:
         raise ValueError(f"reduce_gradients: bucket_bytes must be a positive int, got {bucket_bytes!r}")
     params = list(params)
@@ -78,6 +80,8 @@ def reduce_gradients(params, world, bucket_bytes: int = BUCKET_BYTES) -> None:
                 if p.grad is not None:
                     flat[offset:offset + p.size] = p._backend.to_numpy(p.grad.data).reshape(-1)
                 offset += p.size
+            if weight != 1.0:
+                flat *= weight
             total = world.allreduce(flat, op="mean")
             offset = 0
             for p in bucket:

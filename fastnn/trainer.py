@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import validation
+from . import distributed, validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader
 from .direct_step import DirectStep
+from .replicas import Replicas
 from .grad_mode import no_grad
 from .progress import Progress, check_verbose
 from .tensor import tensor as make_tensor
@@ -118,6 +119,9 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     verbose: 0 silent, 1 a progress bar per epoch (on a terminal), 2 a line per epoch.
     callbacks: ``fastnn.callbacks.Callback`` objects (see that module for the hooks).
 
+    Under ``mpiexec`` with ``fastnn.distributed.init()`` (a world of several processes),
+    training is data-parallel and ``batch_size`` is the global batch (``fastnn/replicas.py``).
+
     Epoch logs (History, callbacks): "loss" (the mean over the epoch's samples,
     regularization included), each metric by name, "val_loss" and "val_<metric>"
     when validating, and "lr". Batch logs hold the batch's "loss" and metrics.
@@ -131,6 +135,12 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
         callbacks = [callbacks]
     train, val = _fit_loaders(model, x, y, batch_size, shuffle, validation_split, validation_data)
     model._attach_optimizer()
+    # In a world of several processes (fastnn.distributed), data-parallel (fastnn/replicas.py).
+    world = distributed.world()
+    replicas = Replicas(model, world, train.batch_size) if world.size > 1 else None
+    if replicas is not None:
+        verbose = replicas.verbose(verbose)
+        callbacks = replicas.callbacks(list(callbacks or []))
 
     history = History()
     callbacks = CallbackList([*(callbacks or []), history], model=model,
@@ -145,7 +155,7 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     regularizers = model._regularizers()
     # A plain stack of layers trains without the autograd graph (fastnn/direct_step.py);
     # anything else, or a model not yet built, runs train_step.
-    direct = DirectStep.plan(model, regularizers)
+    direct = DirectStep.plan(model, regularizers) if replicas is None else None
     metrics = model.metrics
     progress = Progress(verbose, epochs, len(train))
     logs: dict = {}
@@ -164,22 +174,29 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
             for step, (xb, yb) in enumerate(train.iterate(backend)):
                 if batch_hooks:
                     callbacks.on_train_batch_begin(step, {})
-                if direct is not None:
+                if replicas is not None:   # this rank's share of the global batch
+                    loss, pred, yb, n = replicas.train_step(xb, yb, regularizers, train_step)
+                elif direct is not None:
                     loss, pred = direct(xb, yb)
+                    n = xb.shape[0]
                 else:
                     loss, pred = train_step(model, xb, yb, regularizers)
-                    loss = loss.data
-                n = xb.shape[0]
-                loss_sum = loss_sum + (loss * n if on_device else float(loss) * n)
-                seen += n
-                for metric in metrics:
-                    metric.update_state(pred, yb)
+                    loss, n = loss.data, xb.shape[0]
+                if n:
+                    loss_sum = loss_sum + (loss * n if on_device else float(loss) * n)
+                    seen += n
+                    for metric in metrics:
+                        metric.update_state(pred, yb)
                 if batch_hooks:
-                    callbacks.on_train_batch_end(step, {"loss": float(loss),
-                                                        **{m.name: m.batch_result() for m in metrics}})
+                    callbacks.on_train_batch_end(step, replicas.batch_logs(loss, n, metrics) if replicas is not None
+                                                 else {"loss": float(loss),
+                                                       **{m.name: m.batch_result() for m in metrics}})
                 progress.batch_end(running)
                 if model.stop_training:  # e.g. TerminateOnNaN: no more batches of a diverged model
                     break
+            if replicas is not None:   # the world's sums, the same on every rank
+                loss_sum, seen = replicas.sum(loss_sum, seen)
+                replicas.reduce_metrics(metrics)
             logs = running()
             if val is not None:
                 callbacks.on_test_begin({})
@@ -198,8 +215,9 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     return history
 
 
-def train_step(model, xb, yb, regularizers):
-    """One update: zero_grad, forward (training mode), loss + penalties, backward, step."""
+def train_step(model, xb, yb, regularizers, update=True):
+    """One update: zero_grad, forward (training mode), loss + penalties, backward, step
+    (``update=False``: the gradients only, for data-parallel training to reduce first)."""
     optimizer = model.optimizer
     optimizer.zero_grad()
     pred = model(xb, training=True)
@@ -207,7 +225,8 @@ def train_step(model, xb, yb, regularizers):
     for regularizer, weight in regularizers:
         loss = loss + regularizer(weight)
     loss.backward()
-    optimizer.step()
+    if update:
+        optimizer.step()
     return loss, pred
 
 

@@ -120,3 +120,87 @@ def test_models_that_differ_are_refused_on_every_rank(tmp_path):
         message = (tmp_path / f"rank{rank}.txt").read_text()
         assert "(rank 1 differs from rank 0): weight 0: rank 0 has" in message
         assert "(3, 4)" in message and "(3, 5)" in message
+
+
+# -- data-parallel fit (fastnn/replicas.py) ------------------------------------------------------
+FIT_JOB = """
+    import json, sys, numpy as np, fastnn as fnn
+    from fastnn.layers import Dense, Input
+    world = fnn.distributed.init()
+    fnn.manual_seed(world.rank)        # rank 0's model and stream win: fit broadcasts them
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((69, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 0)
+    m = fnn.Sequential([Input((6,)), Dense(16, activation="relu"), Dense(4)], backend="cpu")
+    m.compile(optimizer=fnn.optim.Adam(lr=0.01, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+
+    class Batches(fnn.callbacks.Callback):
+        seen = []
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(logs)
+
+    history = m.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_data=(x[:20], y[:20]),
+                    callbacks=[Batches()])
+    with open(f"rank{world.rank}.json", "w") as out:
+        json.dump(dict(weights=[w.tolist() for w in m.get_weights()], history=history.history,
+                       batches=Batches.seen), out)
+"""
+
+
+def _single_process_fit():
+    fnn.manual_seed(0)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((69, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 0)
+    m = fnn.Sequential([Input((6,)), Dense(16, activation="relu"), Dense(4)], backend="cpu")
+    m.compile(optimizer=fnn.optim.Adam(lr=0.01, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+    history = m.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_data=(x[:20], y[:20]))
+    return m, history
+
+
+@needs_mpi
+def test_two_ranks_train_the_model_one_process_trains(tmp_path):
+    result = _mpiexec(tmp_path, FIT_JOB)
+    assert result.returncode == 0, result.stderr
+    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert zero == one                                       # the replicas and their logs are identical
+    alone, history = _single_process_fit()
+    for got, want in zip(zero["weights"], alone.get_weights()):
+        np.testing.assert_allclose(np.asarray(got, dtype=np.float32), want, rtol=1e-4, atol=1e-5)
+    assert zero["history"].keys() == history.history.keys()
+    for key, values in history.history.items():
+        np.testing.assert_allclose(zero["history"][key], values, rtol=1e-4, atol=1e-5)
+    # 69 samples in global batches of 16: 5 batches an epoch, the last one (5 samples) split 2 + 3
+    assert len(zero["batches"]) == 15 and all(set(b) == {"loss", "accuracy"} for b in zero["batches"])
+
+
+REFUSED_JOB = """
+    import numpy as np, fastnn as fnn
+    from fastnn.layers import Dense, Dropout, Input
+    world = fnn.distributed.init()
+    x, y = np.ones((32, 6), dtype=np.float32), np.zeros(32, dtype=np.int64)
+    m = fnn.Sequential(LAYERS, backend="cpu")
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = [w.copy() for w in m.get_weights()]
+    try:
+        m.fit(x, y, batch_size=BATCH, verbose=0)
+    except ValueError as error:
+        unchanged = all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+        open(f"error{world.rank}.txt", "w").write(f"{unchanged} {error}")
+"""
+
+
+@needs_mpi
+@pytest.mark.parametrize("layers, batch, message", [
+    ("[Input((6,)), Dense(4)]", 15, "batch_size is the global batch and must be divisible by the world size 2, "
+                                    "got 15"),
+    ("[Input((6,)), Dense(8), Dropout(0.5), Dense(4)]", 16, "data-parallel training does not support Dropout"),
+])
+def test_what_data_parallel_fit_cannot_do_yet_is_refused_on_every_rank(tmp_path, layers, batch, message):
+    result = _mpiexec(tmp_path, REFUSED_JOB.replace("LAYERS", layers).replace("BATCH", str(batch)))
+    assert result.returncode == 0, result.stderr
+    for rank in (0, 1):
+        unchanged, text = (tmp_path / f"error{rank}.txt").read_text().split(" ", 1)
+        assert message in text and unchanged == "True"       # refused before the first step
