@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -192,6 +193,10 @@ def _install_abort_hook(world) -> None:
     def abort_on_error(kind, value, traceback):
         sys.stderr.write(f"fastnn.distributed: rank {world.rank} of {world.size} failed; aborting the job\n")
         previous(kind, value, traceback)
+        sys.stderr.flush()
+        # The launcher forwards this process's output; MPI_Abort at once can cut the
+        # traceback's last lines (seen with MPICH's mpiexec). A moment lets them through.
+        time.sleep(0.5)
         world.abort(1)
 
     sys.excepthook = abort_on_error

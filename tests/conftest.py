@@ -24,6 +24,17 @@ def numpy_backend_and_rng_restored(rng_restored):
         yield
 
 
+@pytest.fixture
+def world_alone(monkeypatch):
+    """fastnn.distributed's world of one process, as a script started without mpiexec gets."""
+    from fastnn import distributed
+
+    for name in distributed.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(distributed, "_world", None)
+    return distributed.init()
+
+
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("fastnn backends")
     terminalreporter.write_line(f"available here: {', '.join(backends.available_backends())}")

@@ -5,6 +5,7 @@ gradients become their mean over the ranks, in buckets, with a missing gradient 
 as zeros."""
 
 import json
+import textwrap
 
 import numpy as np
 import pytest
@@ -15,14 +16,6 @@ from fastnn.layers import BatchNormalization, Dense, Input
 from test_distributed import _mpiexec, needs_mpi
 
 
-@pytest.fixture
-def alone(monkeypatch):
-    for name in distributed.LAUNCHER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(distributed, "_world", None)
-    return distributed.init()
-
-
 def model(units=4, seed=0):
     fnn.manual_seed(seed)
     m = fnn.Sequential([Input((3,)), Dense(units, activation="relu"), BatchNormalization(), Dense(2)], backend="cpu")
@@ -30,22 +23,22 @@ def model(units=4, seed=0):
     return m
 
 
-def test_alone_the_model_is_left_as_it_is(alone):
+def test_alone_the_model_is_left_as_it_is(world_alone):
     m = model()
     before = [w.copy() for w in m.get_weights()]
-    data_parallel.broadcast_model(m, alone)
+    data_parallel.broadcast_model(m, world_alone)
     for u, v in zip(before, m.get_weights()):
         np.testing.assert_array_equal(u, v)
     p, q = m.parameters()[:2]
     p.grad = fnn.tensor(np.full(p.shape, 2.0, dtype=np.float32), backend="cpu")
-    data_parallel.reduce_gradients([p, q], alone, bucket_bytes=8)
+    data_parallel.reduce_gradients([p, q], world_alone, bucket_bytes=8)
     np.testing.assert_array_equal(p.grad.numpy(), 2.0)
     np.testing.assert_array_equal(q.grad.numpy(), 0.0)       # no gradient: zeros, as on a rank that had none
 
 
-def test_bucket_size_must_be_a_positive_int(alone):
+def test_bucket_size_must_be_a_positive_int(world_alone):
     with pytest.raises(ValueError, match="bucket_bytes must be a positive int, got 0"):
-        data_parallel.reduce_gradients(model().parameters(), alone, bucket_bytes=0)
+        data_parallel.reduce_gradients(model().parameters(), world_alone, bucket_bytes=0)
 
 
 def test_buckets_hold_consecutive_parameters_up_to_the_limit():
@@ -91,11 +84,11 @@ def test_two_ranks_end_with_rank_zeros_model_and_mean_gradients(tmp_path):
     assert one["weights"] == zero["weights"] and one["moments"] == zero["moments"] and one["draw"] == zero["draw"]
     # rank 0 keeps its own model: the same script alone, with rank 0's seed and data, gives it
     fnn.manual_seed(0)
-    alone = fnn.Sequential([Input((3,)), Dense(4, activation="relu"), BatchNormalization(), Dense(2)],
-                           backend="cpu")
-    alone.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    alone.train_on_batch(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32), np.arange(8) % 2)
-    assert zero["weights"] == [w.tolist() for w in alone.get_weights()]
+    single = fnn.Sequential([Input((3,)), Dense(4, activation="relu"), BatchNormalization(), Dense(2)],
+                            backend="cpu")
+    single.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    single.train_on_batch(np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32), np.arange(8) % 2)
+    assert zero["weights"] == [w.tolist() for w in single.get_weights()]
     assert len(zero["weights"]) == 8                         # BN running statistics included
     assert zero["grads"] == one["grads"]
     # the first: (1 + 0) / 2, rank 1 having none; the others (1 + 2) / 2
@@ -148,30 +141,32 @@ FIT_JOB = """
 """
 
 
-def _single_process_fit():
-    fnn.manual_seed(0)
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((69, 6)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 0)
-    m = fnn.Sequential([Input((6,)), Dense(16, activation="relu"), Dense(4)], backend="cpu")
-    m.compile(optimizer=fnn.optim.Adam(lr=0.01, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
-              metrics=["accuracy"])
-    history = m.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_data=(x[:20], y[:20]))
-    return m, history
+def _single_process_fit(directory, monkeypatch):
+    """The job's own code in this process, a world of one (no launcher): its rank 0 report."""
+    for name in distributed.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(distributed, "_world", None)
+    monkeypatch.chdir(directory)
+    exec(textwrap.dedent(FIT_JOB), {"__name__": "job"})
+    return json.loads((directory / "rank0.json").read_text())
 
 
 @needs_mpi
-def test_two_ranks_train_the_model_one_process_trains(tmp_path):
-    result = _mpiexec(tmp_path, FIT_JOB)
+def test_two_ranks_train_the_model_one_process_trains(tmp_path, monkeypatch):
+    (tmp_path / "mpi").mkdir()
+    (tmp_path / "one").mkdir()
+    result = _mpiexec(tmp_path / "mpi", FIT_JOB)
     assert result.returncode == 0, result.stderr
-    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    zero, one = (json.loads((tmp_path / "mpi" / f"rank{r}.json").read_text()) for r in (0, 1))
     assert zero == one                                       # the replicas and their logs are identical
-    alone, history = _single_process_fit()
-    for got, want in zip(zero["weights"], alone.get_weights()):
-        np.testing.assert_allclose(np.asarray(got, dtype=np.float32), want, rtol=1e-4, atol=1e-5)
-    assert zero["history"].keys() == history.history.keys()
-    for key, values in history.history.items():
+    single = _single_process_fit(tmp_path / "one", monkeypatch)
+    for got, want in zip(zero["weights"], single["weights"]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert zero["history"].keys() == single["history"].keys()
+    for key, values in single["history"].items():
         np.testing.assert_allclose(zero["history"][key], values, rtol=1e-4, atol=1e-5)
+    for got, want in zip(zero["batches"], single["batches"]):      # batch logs: the global batch's
+        np.testing.assert_allclose([got["loss"], got["accuracy"]], [want["loss"], want["accuracy"]], rtol=1e-4)
     # 69 samples in global batches of 16: 5 batches an epoch, the last one (5 samples) split 2 + 3
     assert len(zero["batches"]) == 15 and all(set(b) == {"loss", "accuracy"} for b in zero["batches"])
 

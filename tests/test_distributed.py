@@ -17,27 +17,19 @@ import fastnn as fnn
 from fastnn import distributed
 
 
-@pytest.fixture
-def alone(monkeypatch):
-    for name in distributed.LAUNCHER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(distributed, "_world", None)
-    return distributed.init()
-
-
-def test_without_a_launcher_the_world_is_this_process_alone(alone):
-    assert (alone.rank, alone.size, alone.local_rank) == (0, 1, 0)
-    assert distributed.init() is alone and distributed.world() is alone
+def test_without_a_launcher_the_world_is_this_process_alone(world_alone):
+    assert (world_alone.rank, world_alone.size, world_alone.local_rank) == (0, 1, 0)
+    assert distributed.init() is world_alone and distributed.world() is world_alone
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     for op in ("sum", "mean"):
-        out = alone.allreduce(x, op=op)
+        out = world_alone.allreduce(x, op=op)
         assert out is not x and out.dtype == x.dtype
         np.testing.assert_array_equal(out, x)
-    np.testing.assert_array_equal(alone.broadcast(x), x)
+    np.testing.assert_array_equal(world_alone.broadcast(x), x)
     t = fnn.tensor(x, backend="cpu", requires_grad=True)
-    reduced = alone.allreduce(t, op="mean")
+    reduced = world_alone.allreduce(t, op="mean")
     assert isinstance(reduced, fnn.Tensor) and reduced.backend == "cpu" and not reduced.requires_grad
-    alone.barrier()
+    world_alone.barrier()
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -48,9 +40,9 @@ def test_without_a_launcher_the_world_is_this_process_alone(alone):
     (lambda w: w.broadcast(np.ones(3), root=1), ValueError, r"root must be a rank in \[0, 0\], got 1"),
     (lambda w: w.broadcast(np.ones(3), root=True), ValueError, "root must be a rank"),
 ])
-def test_bad_arguments_are_refused(alone, call, error, match):
+def test_bad_arguments_are_refused(world_alone, call, error, match):
     with pytest.raises(error, match=match):
-        call(alone)
+        call(world_alone)
 
 
 def test_threads_per_rank_share_the_node(monkeypatch):
