@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend as backends
-from . import optim, trainer
+from . import distributed, optim, trainer
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import History
@@ -269,16 +269,17 @@ class Model(Layer):
     # -- checkpoints (fastnn.io, imported on first use: it costs ~11 ms of import time) -------
     def save(self, path) -> None:
         """Write architecture, weights, optimizer state, epoch and random state to one file
-        (``fastnn.io.save_model``); ``fnn.load_model(path)`` rebuilds it."""
+        (``fastnn.io.save_model``); ``fnn.load_model(path)`` rebuilds it. In a world of
+        several processes (``fastnn.distributed``) rank 0 writes and the others wait for it."""
         from . import io
 
-        io.save_model(self, path)
+        _on_rank_zero(io.save_model, self, path)
 
     def save_weights(self, path) -> None:
-        """Write the weights alone (``fastnn.io.save_weights``)."""
+        """Write the weights alone (``fastnn.io.save_weights``); rank 0 alone, as ``save``."""
         from . import io
 
-        io.save_weights(self, path)
+        _on_rank_zero(io.save_weights, self, path)
 
     def load_weights(self, path) -> None:
         """Read weights written by ``save_weights`` (or ``save``) into this model (``fastnn.io.load_weights``)."""
@@ -386,3 +387,12 @@ class Sequential(Model):
 
 
 __all__ = ["Model", "Sequential"]
+
+
+def _on_rank_zero(write, model, path) -> None:
+    """``write(model, path)`` on rank 0 of the world, the other ranks waiting until the file
+    is complete (the replicas are equal, so rank 0's file is everyone's)."""
+    world = distributed.world()
+    if world.rank == 0:
+        write(model, path)
+    world.barrier()

@@ -199,3 +199,35 @@ def test_what_data_parallel_fit_cannot_do_yet_is_refused_on_every_rank(tmp_path,
     for rank in (0, 1):
         unchanged, text = (tmp_path / f"error{rank}.txt").read_text().split(" ", 1)
         assert message in text and unchanged == "True"       # refused before the first step
+
+
+@needs_mpi
+def test_rank_zero_writes_the_checkpoint_every_rank_loads_it(tmp_path):
+    result = _mpiexec(tmp_path, """
+        import json, numpy as np, fastnn as fnn
+        from fastnn import io
+        from fastnn.layers import Dense, Input
+        world = fnn.distributed.init()
+        written = []
+        for name in ("save_model", "save_weights"):
+            original = getattr(io, name)
+            def recording(model, path, original=original):
+                written.append(str(path))
+                return original(model, path)
+            setattr(io, name, recording)
+        fnn.manual_seed(world.rank)
+        m = fnn.Sequential([Input((4,)), Dense(3)], backend="cpu")
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        m.fit(np.ones((8, 4), np.float32), np.arange(8) % 3, batch_size=4, verbose=0)
+        m.save("model.safetensors")
+        m.save_weights("weights.safetensors")
+        loaded = fnn.load_model("model.safetensors", backend="cpu")
+        m.load_weights("weights.safetensors")
+        same = all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), m.get_weights()))
+        with open(f"rank{world.rank}.json", "w") as out:
+            json.dump(dict(written=written, same=same, weights=[w.tolist() for w in m.get_weights()]), out)
+    """)
+    assert result.returncode == 0, result.stderr
+    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert zero["written"] == ["model.safetensors", "weights.safetensors"] and one["written"] == []
+    assert zero["same"] and one["same"] and zero["weights"] == one["weights"]
