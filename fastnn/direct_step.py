@@ -37,7 +37,6 @@ class DirectStep:
 
     def __init__(self, model, layers, params, backward_from):
         self.backend = model._backend
-        self.layers = layers
         self.loss = model.loss
         self.optimizer = model.optimizer
         # params: per layer, (parameter, its optimizer group, its place in the optimizer's order)

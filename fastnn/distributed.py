@@ -109,6 +109,9 @@ class World:
         """End every process of the job with exit status ``code``."""
         sys.stdout.flush()
         sys.stderr.flush()
+        self._end(code)
+
+    def _end(self, code) -> None:
         os._exit(code)
 
     def _sum_in_place(self, array) -> None:
@@ -149,9 +152,7 @@ class _MpiWorld(World):
     def barrier(self) -> None:
         self._comm.Barrier()
 
-    def abort(self, code: int = 1) -> None:
-        sys.stdout.flush()
-        sys.stderr.flush()
+    def _end(self, code) -> None:
         self._comm.Abort(code)
 
     def _sum_in_place(self, array) -> None:

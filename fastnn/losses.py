@@ -75,9 +75,22 @@ class Loss:
             target = tensor(target, dtype=dtype, backend=pred.backend)
         elif self.float_targets and target.dtype != pred.dtype and target.dtype.kind in "fiub":
             target = target.astype(pred.dtype)
-        if target.ndim == pred.ndim - 1 and pred.ndim >= 1 and pred.shape[-1] == 1 and self.task != "sparse":
+        if self._as_column(pred, target):
             target = target.reshape(target.shape + (1,))
         return target
+
+    def _prepare_target_array(self, pred, target, backend):
+        """``_prepare_target`` for the arrays of fit's direct step (checked by fit): the
+        predictions' dtype, the column rule, C-contiguous."""
+        if self.float_targets and target.dtype != pred.dtype:
+            target = target.astype(pred.dtype)
+        if self._as_column(pred, target):
+            target = target.reshape(target.shape + (1,))
+        return backend.contiguous(target)
+
+    def _as_column(self, pred, target) -> bool:
+        """Targets (N,) against predictions (N, 1) are taken as the column (N, 1) (Keras)."""
+        return target.ndim == pred.ndim - 1 and pred.ndim >= 1 and pred.shape[-1] == 1 and self.task != "sparse"
 
     def get_config(self) -> dict:
         """JSON-able: ``{"class_name": ..., "config": {"name": ...}}`` (``from_config`` inverts it)."""
@@ -88,16 +101,6 @@ class Loss:
 
 
 _INT64 = np.dtype("int64")
-
-
-def _float_target(pred, target, backend):
-    """An array target as ``Loss._prepare_target`` makes it: the predictions' dtype, and
-    (N,) taken as the column (N, 1)."""
-    if target.dtype != pred.dtype:
-        target = target.astype(pred.dtype)
-    if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
-        target = target.reshape(target.shape + (1,))
-    return backend.contiguous(target)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -139,7 +142,7 @@ class CategoricalCrossentropy(Loss):
         """fit's direct step (fastnn/direct_step.py): the op ``call`` records, on arrays."""
         op = ops.SoftSoftmaxCE(backend)
         op.needs_input_grad = (True, False)
-        return op.forward(pred, _float_target(pred, target, backend)), op
+        return op.forward(pred, self._prepare_target_array(pred, target, backend)), op
 
 
 class BinaryCrossentropy(Loss):
@@ -165,7 +168,7 @@ class MeanSquaredError(Loss):
         """fit's direct step (fastnn/direct_step.py): the op ``call`` records, on arrays."""
         op = ops.MSE(backend)
         op.needs_input_grad = (True, False)
-        return op.forward(pred, _float_target(pred, target, backend)), op
+        return op.forward(pred, self._prepare_target_array(pred, target, backend)), op
 
 
 class MeanAbsoluteError(Loss):

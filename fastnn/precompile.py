@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from .tensor import tensor
+
 
 def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
     """Compile (or load from the cache) the cpu kernels for ``dtypes``; returns the seconds
@@ -59,8 +61,6 @@ def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
 
 
 def _forward_backward(instance, backend) -> None:
-    from .tensor import tensor
-
     outputs = instance.fn(*instance.tensors(backend))
     for out in outputs if isinstance(outputs, (tuple, list)) else (outputs,):
         if out.requires_grad:
@@ -68,8 +68,6 @@ def _forward_backward(instance, backend) -> None:
 
 
 def _step(cls, hyper, backend, dtype) -> None:
-    from .tensor import tensor
-
     p = tensor(np.linspace(-1, 1, 10, dtype=dtype), requires_grad=True, backend=backend)
     optimizer = cls([p], **hyper)
     for _ in range(2):   # SGD's first step starts its momentum buffer; the second uses it
