@@ -9,11 +9,13 @@ import pytest
 import fastnn as fnn
 from fastnn.direct_step import DirectStep
 from fastnn.layers import Conv2D, Dense, Dropout, Flatten, Input
-from backend_params import require
+from backend_params import BACKENDS, require
+from fastnn.backend import to_host
 
 pytestmark = pytest.mark.usefixtures("rng_restored")
 
 HOST_BACKENDS = ["numpy", "cpu"]
+
 
 
 def data(n=70, shape=(6,), classes=4, seed=3, dtype=np.float32):
@@ -73,7 +75,7 @@ def assert_same_training(a, b):
     assert state_a.keys() == state_b.keys()
     for key in state_a:
         for name, value in state_a[key].items():
-            np.testing.assert_array_equal(np.asarray(value), np.asarray(state_b[key][name]))
+            np.testing.assert_array_equal(to_host(value), to_host(state_b[key][name]))
     assert history_a.history == history_b.history
 
 
@@ -197,7 +199,7 @@ def test_plan_refuses_penalties():
     assert DirectStep.plan(model, model._regularizers()) is None
 
 
-@pytest.mark.parametrize("backend", HOST_BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_refused_models_still_train_through_the_graph(backend):
     require(backend)
     x, y = data()
@@ -207,3 +209,23 @@ def test_refused_models_still_train_through_the_graph(backend):
     assert direct_calls == 0
     assert np.isfinite(history.history["loss"]).all()
 
+
+
+@pytest.mark.gpu
+def test_a_device_backend_trains_through_the_graph():
+    """The direct step is host-only (the gpu's deferred label check is settled by the graph's
+    backward): a model it would run on cpu is planned on cpu and refused on gpu, and fit on
+    gpu still trains it to the cpu's numbers."""
+    require("gpu")
+    x, y = data()
+    histories = {}
+    for backend in ("cpu", "gpu"):
+        model = mlp()(backend, "float32")
+        model.compile(**sparse("sgd")())
+        planned = DirectStep.plan(model, model._regularizers())
+        assert (planned is None) == (backend == "gpu")
+        histories[backend] = train(mlp(), sparse("sgd"), x, y, backend, True)
+    assert histories["cpu"][2] == 10 and histories["gpu"][2] == 0
+    np.testing.assert_allclose(histories["gpu"][1].history["loss"], histories["cpu"][1].history["loss"], rtol=1e-4)
+    for u, v in zip(histories["gpu"][0].get_weights(), histories["cpu"][0].get_weights()):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
