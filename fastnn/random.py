@@ -15,6 +15,9 @@ Conversions from uint32 words u:
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import numpy as np
 
 from .kernels.reference.philox import philox_uint32
@@ -25,6 +28,20 @@ DEFAULT_SEED = 0x5EED
 class Generator:
     def __init__(self, seed: int = DEFAULT_SEED):
         self.manual_seed(seed)
+        self.share = None     # (first row, rows, batch rows) inside sample_share
+
+    @contextlib.contextmanager
+    def sample_share(self, start: int, rows: int, total: int):
+        """Inside, per-sample draws (``take_sample_words``) are for rows [start, start +
+        rows) of a batch of ``total`` rows: a data-parallel rank draws the words one process
+        drawing for the whole batch would give its rows, and the stream advances as far."""
+        if not 0 <= start <= start + rows <= total:
+            raise ValueError(f"sample_share: rows [{start}, {start + rows}) are not inside a batch of {total}")
+        previous, self.share = self.share, (start, rows, total)
+        try:
+            yield
+        finally:
+            self.share = previous
 
     def manual_seed(self, seed: int) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -46,6 +63,24 @@ class Generator:
         start = self.offset
         self.offset += -(-n_words // 4)
         return self.seed, start
+
+    def take_sample_words(self, shape) -> tuple[int, int, int]:
+        """Reserve one word for each value of an array of ``shape`` whose first axis is the
+        batch; returns (seed, block, lane): value k takes word lane + k from that block on.
+        Inside ``sample_share`` the words reserved are the whole batch's and the array's rows
+        take theirs (word start * F + k of the batch's, F values a row)."""
+        if self.share is None:   # take_blocks inlined: this is on every dropout call's path
+            start = self.offset
+            self.offset += -(-math.prod(shape) // 4)
+            return self.seed, start, 0
+        start, rows, total = self.share
+        if not shape or shape[0] != rows:
+            raise ValueError(f"random draws per sample in a data-parallel step need the share's {rows} "
+                             f"samples on the first axis, got shape {tuple(shape)}")
+        per_sample = math.prod(shape[1:])
+        seed, block = self.take_blocks(total * per_sample)
+        word = start * per_sample
+        return seed, block + word // 4, word % 4
 
     def uint32(self, n: int) -> np.ndarray:
         seed, offset = self.take_blocks(n)
@@ -96,3 +131,9 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     default_generator.set_state(state)
+
+
+def sample_share(start: int, rows: int, total: int):
+    """``with sample_share(start, rows, total):`` per-sample draws (dropout masks) are for
+    rows [start, start + rows) of a batch of ``total`` rows (``Generator.sample_share``)."""
+    return default_generator.sample_share(start, rows, total)

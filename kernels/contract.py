@@ -129,7 +129,8 @@ _SPECS = [
     # Randomness and dropout.
     KernelSpec("philox_uint32", ("seed", "offset", "n"),
                ("u",), True, "uint32[n], blocks offset.. of Philox-4x32-10"),
-    KernelSpec("dropout_fwd", ("x", "rate", "seed", "offset"), ("y", "mask"), True, "mask: uint8, 1 = kept"),
+    KernelSpec("dropout_fwd", ("x", "rate", "seed", "offset", "lane"), ("y", "mask"), True,
+               "mask: uint8, 1 = kept; element 0 takes word lane (0-3) of block offset"),
     KernelSpec("dropout_bwd", ("gy", "mask", "rate"), ("gx",), True),
     # Embedding lookup.
     KernelSpec("embedding_fwd", ("weight", "indices"), ("out",), False),

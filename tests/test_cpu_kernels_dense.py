@@ -248,15 +248,16 @@ def test_philox_stream_is_bit_identical(seed, offset, n):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed,offset,n", STREAMS[:-1])
 @pytest.mark.parametrize("rate", [0.0, 0.5, 1.0, 0.13])
-def test_dropout_is_bit_identical(seed, offset, n, rate, dtype):
+@pytest.mark.parametrize("lane", [0, 1, 3])
+def test_dropout_is_bit_identical(seed, offset, n, rate, dtype, lane):
     rng = np.random.default_rng(6)
     x = rand(rng, (n,), dtype)
     if n > 3:
         x[:3] = [np.nan, np.inf, -np.inf]
     shape = (n,) if n % 3 else (n // 3, 3)          # masks keep x's shape, 1-D or not
     x = x.reshape(shape)
-    y, mask = cdrop.dropout_fwd(x, rate, seed, offset)
-    y_ref, mask_ref = rdrop.dropout_fwd(x, rate, seed, offset)
+    y, mask = cdrop.dropout_fwd(x, rate, seed, offset, lane)
+    y_ref, mask_ref = rdrop.dropout_fwd(x, rate, seed, offset, lane)
     assert mask.dtype == np.uint8 and mask.shape == x.shape
     assert np.array_equal(mask, mask_ref)
     assert y.dtype == x.dtype and np.array_equal(y, y_ref, equal_nan=True)

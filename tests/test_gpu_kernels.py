@@ -456,10 +456,11 @@ def test_philox_words_are_bit_identical(seed, offset, n):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rate", [0.0, 0.3, 0.5, 0.999, 1.0])
 @pytest.mark.parametrize("shape", [(7, 13), (3, 5, 11, 2), (1,)])
-def test_dropout_masks_are_bit_identical(shape, rate, dtype):
+@pytest.mark.parametrize("lane", [0, 1, 3])
+def test_dropout_masks_are_bit_identical(shape, rate, dtype, lane):
     rng = np.random.default_rng(14)
     x = rand(rng, shape, dtype)
-    (y, mask), (y_ref, mask_ref) = both("dropout_fwd", x, rate, 1234567890123, 77)
+    (y, mask), (y_ref, mask_ref) = both("dropout_fwd", x, rate, 1234567890123, 77, lane)
     assert mask.dtype == np.uint8 and np.array_equal(mask, mask_ref)
     assert np.array_equal(y, y_ref)
     gy = rand(rng, shape, dtype)

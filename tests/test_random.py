@@ -11,6 +11,7 @@ import pytest
 
 import fastnn as fnn
 import fastnn.functional as F
+from backend_params import BACKENDS, require
 from fastnn import random as fr
 from fastnn.kernels.reference import dropout as kdropout
 from fastnn.kernels.reference.philox import philox4x32_10, philox_uint32
@@ -308,3 +309,48 @@ def test_dropout_gradient_is_mask_times_scale():
     y.backward(g)
     kept = y.numpy() != 0
     np.testing.assert_allclose(x.grad.numpy(), np.where(kept, g / 0.75, 0.0), rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# dropout keyed by the global sample index (a data-parallel rank's share of a batch)
+# ---------------------------------------------------------------------------------------------
+
+def test_dropout_kernel_lane_starts_inside_a_block():
+    x = np.arange(1.0, 8.0)
+    for lane in range(4):
+        _, mask = kdropout.dropout_fwd(x, 0.5, 31, 9, lane)
+        words = philox_uint32(31, 9, lane + 7)[lane:]
+        np.testing.assert_array_equal(mask, (words >= 2**31).astype(np.uint8))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape,splits", [((10, 3), [0, 3, 7, 10]), ((7, 2, 5), [0, 1, 4, 7]),
+                                          ((5, 1), [0, 2, 2, 5]), ((9,), [0, 4, 9])])
+def test_the_shares_of_a_batch_draw_the_batch_masks_rows(backend, shape, splits):
+    """Each share, drawn inside sample_share(start, rows, total), gets exactly its rows of
+    the mask one process draws for the whole batch, and every share leaves the stream where
+    the whole batch leaves it (values a sample 3, 10, 1 and 1: shares that start in every
+    lane of a block)."""
+    require(backend)
+    x = np.random.default_rng(3).standard_normal(shape)
+    with fnn.use_backend(backend):
+        fnn.manual_seed(17)
+        whole = F.dropout(fnn.tensor(x), 0.4, training=True).numpy()
+        after_whole = fnn.get_rng_state()
+        parts = []
+        for start, stop in zip(splits[:-1], splits[1:]):
+            fnn.manual_seed(17)
+            with fr.sample_share(start, stop - start, shape[0]):
+                parts.append(F.dropout(fnn.tensor(x[start:stop]), 0.4, training=True).numpy())
+            assert fnn.get_rng_state() == after_whole
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_a_share_needs_its_samples_on_the_first_axis():
+    with fr.sample_share(2, 3, 8):
+        with pytest.raises(ValueError, match=r"share's 3 samples on the first axis, got shape \(4, 2\)"):
+            F.dropout(fnn.tensor(np.ones((4, 2))), 0.5, training=True)
+    with pytest.raises(ValueError, match=r"rows \[6, 9\) are not inside a batch of 8"):
+        with fr.sample_share(6, 3, 8):
+            pass
+    assert fr.default_generator.share is None

@@ -229,9 +229,9 @@ class Dropout(Layer):
     def direct_call(self, x, backend, need_input_grad):
         if self.rate == 0.0:
             return x, None
-        seed, offset = default_generator.take_blocks(x.size)
+        seed, offset, lane = default_generator.take_sample_words(x.shape)
         op = DropoutOp(backend)
-        return op.forward(x, self.rate, seed, offset), op
+        return op.forward(x, self.rate, seed, offset, lane), op
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -2,6 +2,11 @@
 and scaled by 1 / (1 - rate), so the expected activation is unchanged and inference
 is the identity. Masks come from fastnn's Philox stream: the same seed gives the same
 mask on every backend. Gradient: dx = dy * mask / (1 - rate).
+
+Element k of x takes word k of the words reserved for x. In a data-parallel step
+(``fastnn.random.sample_share``) x is a rank's rows of the global batch, and the
+words reserved are the whole batch's: its element k takes word start * F + k (F values a
+sample, start its first row), exactly the word one process gives that element.
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from .checks import require_float
 
 
 class Dropout(Function):
-    def forward(self, x, rate, seed, offset):
+    def forward(self, x, rate, seed, offset, lane=0):
         require_float("dropout", x=x)
         self.rate = rate
-        y, self.mask = self.k.dropout_fwd(x, rate, seed, offset)
+        y, self.mask = self.k.dropout_fwd(x, rate, seed, offset, lane)
         return y
 
     def backward(self, g):
@@ -30,5 +35,5 @@ def dropout(x, rate, training):
         raise ValueError(f"dropout: rate must be a number in [0, 1], got {rate!r}")
     if not training or rate == 0.0:
         return x
-    seed, offset = default_generator.take_blocks(x.size)
-    return Dropout.apply(x, rate=float(rate), seed=seed, offset=offset)
+    seed, offset, lane = default_generator.take_sample_words(x.shape)
+    return Dropout.apply(x, rate=float(rate), seed=seed, offset=offset, lane=lane)

@@ -1,7 +1,7 @@
 """Inverted dropout (Numba) driven by the Philox stream, bit-identical to the reference.
 
-Element k of x (C order) is kept when u_k >= round(rate * 2^32), u_k being word k of
-the Philox stream of (seed, offset); y = x * scale where kept, 0 where dropped, with
+Element k of x (C order) is kept when u_k >= round(rate * 2^32), u_k being word
+lane + k of the Philox stream of (seed, offset) (lane 0..3); y = x * scale where kept, 0 where dropped, with
 scale = dtype(1 / (1 - rate)) (0 when rate >= 1: everything is dropped).
 Backward: dx = dy * scale where kept, else 0.
 
@@ -28,24 +28,30 @@ def _keep(x, y, mask, k, word, threshold, scale):
 
 
 @dual
-def _dropout_fwd(x, y, mask, offset, k0, k1, threshold, scale):
+def _dropout_fwd(x, y, mask, offset, lane, k0, k1, threshold, scale):
     n = x.shape[0]
-    blocks = (n + 3) // 4
+    blocks = (lane + n + 3) // 4
     for chunk in prange((blocks + CHUNK - 1) // CHUNK):
         b0 = chunk * CHUNK
         count = min(CHUNK, blocks - b0)
         words = np.empty((4, CHUNK), dtype=np.uint32)
         philox_words(words, offset + np.uint64(b0), count, k0, k1)
-        # Whole blocks without a bounds test (the loop vectorises); the last block's
-        # words past n are not used.
-        full = min(count, n // 4 - b0)
-        for i in range(full):
-            for j in range(4):
-                _keep(x, y, mask, 4 * (b0 + i) + j, words[j, i], threshold, scale)
-        for i in range(max(full, 0), count):
-            for j in range(4):
-                if 4 * (b0 + i) + j < n:
+        if lane == 0:
+            # Whole blocks without a bounds test (the loop vectorises); the last block's
+            # words past n are not used.
+            full = min(count, n // 4 - b0)
+            for i in range(full):
+                for j in range(4):
                     _keep(x, y, mask, 4 * (b0 + i) + j, words[j, i], threshold, scale)
+            first = max(full, 0)
+        else:
+            first = 0
+        # Word j of block b0 + i belongs to element 4 (b0 + i) + j - lane, if any.
+        for i in range(first, count):
+            for j in range(4):
+                e = 4 * (b0 + i) + j - lane
+                if 0 <= e < n:
+                    _keep(x, y, mask, e, words[j, i], threshold, scale)
 
 
 @dual
@@ -54,12 +60,12 @@ def _dropout_bwd(gy, mask, gx, scale):
         gx[i] = gy[i] * scale if mask[i] != 0 else 0.0
 
 
-def dropout_fwd(x, rate, seed, offset):
+def dropout_fwd(x, rate, seed, offset, lane=0):
     y = np.empty_like(x)
     mask = np.empty(x.shape, dtype=np.uint8)
     k0, k1 = key_of(seed)
     # A threshold of 2^32 (rate 1) keeps nothing: every word is below it.
-    _dropout_fwd(x.size, x.reshape(-1), y.reshape(-1), mask.reshape(-1), np.uint64(offset), k0, k1,
+    _dropout_fwd(x.size, x.reshape(-1), y.reshape(-1), mask.reshape(-1), np.uint64(offset), lane, k0, k1,
                  np.uint64(keep_threshold(rate)), scale_for(rate, x.dtype))
     return y, mask
 

@@ -9,13 +9,13 @@ from ..reference.dropout import keep_threshold, scale_for
 from ._rt import cu, elementwise, launch
 
 
-def dropout_fwd(x, rate, seed, offset):
+def dropout_fwd(x, rate, seed, offset, lane=0):
     y = cupy.empty_like(x)
     mask = cupy.empty(x.shape, dtype=np.uint8)
     n = x.size
     if n:
-        launch(cu("philox.cu", "fastnn_dropout_fwd", x.dtype), -(-n // 4),
-               [x, np.uint64(seed), np.uint64(offset), np.uint64(keep_threshold(rate)),
+        launch(cu("philox.cu", "fastnn_dropout_fwd", x.dtype), -(-(lane + n) // 4),
+               [x, np.uint64(seed), np.uint64(offset), np.int64(lane), np.uint64(keep_threshold(rate)),
                 scale_for(rate, x.dtype), np.int64(n), y, mask])
     return y, mask
 

@@ -29,20 +29,22 @@ extern "C" __global__ void fastnn_philox_uint32(u64 seed, u64 offset, long long 
     }
 }
 
-// Inverted dropout: element k is kept when word k >= threshold (round(rate 2^32));
+// Inverted dropout: element k is kept when word lane + k >= threshold (round(rate 2^32));
 // y = x * scale where kept, else 0.
 extern "C" __global__ void fastnn_dropout_fwd(
-        const real* x, u64 seed, u64 offset, u64 threshold, real scale, long long n, real* y,
-        unsigned char* mask) {
-    long long nblocks = (n + 3) / 4;
+        const real* x, u64 seed, u64 offset, long long lane, u64 threshold, real scale, long long n,
+        real* y, unsigned char* mask) {
+    // Word k of block offset + t belongs to element 4 t + k - lane (lane 0..3: the mask
+    // may start inside a block, as a data-parallel rank's share of a batch does).
+    long long nblocks = (lane + n + 3) / 4;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < nblocks;
          t += (long long)blockDim.x * gridDim.x) {
         u32 w[4];
         fnn_philox(offset + (u64)t, seed, w);
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            long long e = 4 * t + k;
-            if (e < n) {
+            long long e = 4 * t + k - lane;
+            if (e >= 0 && e < n) {
                 bool keep = (u64)w[k] >= threshold;
                 mask[e] = keep ? 1 : 0;
                 y[e] = keep ? x[e] * scale : real(0);
