@@ -6,6 +6,9 @@
     fastnn bench      a short side-by-side of the backends on this machine
     fastnn info       versions, backends (and why one is unavailable), threads, BLAS, cache
     fastnn warmup     compile (or load from the cache) every cpu kernel ahead of time
+
+``mpiexec -n N fastnn train ...`` trains data-parallel on N processes (docs/distributed.md):
+``--batch-size`` is then the global batch, and rank 0 alone prints and writes files.
 """
 
 from __future__ import annotations
@@ -41,16 +44,23 @@ def _train(args) -> int:
     import fastnn as fnn
     from . import callbacks, zoo
 
+    # Under mpiexec, data-parallel (fit reads the world); alone, a world of one process.
+    world = fnn.distributed.init()
+    lead = world.rank == 0
+    say = print if lead else _silent
     backend = args.backend or best_backend()
-    out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-    os.makedirs(out, exist_ok=True)
+    out = world.broadcast_object(args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S")))
+    if lead:
+        os.makedirs(out, exist_ok=True)
     fnn.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
     classes = int(y_train.max()) + 1
-    print(f"fastnn train: {args.model} on {args.dataset} ({len(x_train)} training, {len(x_test)} test images), "
-          f"backend {backend}, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, seed {args.seed}")
+    ranks = f" on {world.size} processes (global batch)" if world.size > 1 else ""
+    say(f"fastnn train: {args.model} on {args.dataset} ({len(x_train)} training, {len(x_test)} test images), "
+        f"backend {backend}, {args.epochs} epochs, batch {args.batch_size}{ranks}, lr {args.lr}, seed {args.seed}")
     model = zoo.build(args.model, x_train.shape[1:], classes, backend=backend)
-    model.summary()
+    if lead:
+        model.summary()
     model.compile(optimizer=fnn.optim.Adam(lr=args.lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     checkpoint = os.path.join(out, "checkpoint.safetensors")
@@ -63,12 +73,17 @@ def _train(args) -> int:
         verbose=1 if sys.stdout.isatty() else 2,
         callbacks=[callbacks.ModelCheckpoint(checkpoint), callbacks.CSVLogger(history_csv),
                    callbacks.TensorBoard(events, histogram_freq=1)])
-    history.plot(curves, title=f"{args.model} on {args.dataset}")
+    if lead:
+        history.plot(curves, title=f"{args.model} on {args.dataset}")
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256)
-    print(f"checkpoint: {checkpoint}\nhistory:    {history_csv}\ncurves:     {curves}\n"
-          f"tensorboard: tensorboard --logdir {events}")
-    print(f"test loss: {test_loss:.4f}  test accuracy: {test_accuracy:.4f}")
+    say(f"checkpoint: {checkpoint}\nhistory:    {history_csv}\ncurves:     {curves}\n"
+        f"tensorboard: tensorboard --logdir {events}")
+    say(f"test loss: {test_loss:.4f}  test accuracy: {test_accuracy:.4f}")
     return 0
+
+
+def _silent(*args, **kwargs) -> None:
+    """print for ranks other than 0: one process speaks for the job."""
 
 
 def _evaluate(args) -> int:
@@ -130,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default="digits", choices=DATASETS)
     train.add_argument("--backend", default=None, choices=NAMES, help="default: the best available")
     train.add_argument("--epochs", type=_positive_int, default=15)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--batch-size", type=_positive_int, default=32,
+                       help="the global batch under mpiexec (divisible by the number of processes)")
     train.add_argument("--lr", type=_positive_float, default=2e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default=None, help="output folder (default: runs/<timestamp>)")

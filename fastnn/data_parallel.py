@@ -11,9 +11,13 @@ the pieces data-parallel training is made of.
       g_p <- (1 / N) sum_r g_p^(r)
 
   packed per dtype into flat buffers of at most ``bucket_bytes`` (one allreduce per
-  bucket instead of one per parameter). A parameter without a gradient on some rank
-  contributes zeros there, so every rank runs the same collectives and ends with the
-  same gradients.
+  bucket instead of one per parameter, reduced in place: ``World.allreduce_in_place``).
+  A parameter without a gradient on some rank contributes zeros there, so every rank runs
+  the same collectives and ends with the same gradients; one without a gradient on every
+  rank keeps none, as in one process.
+* ``average_tensors(tensors, world)``: each tensor's values replaced by their mean over
+  the ranks, in the same buckets (batch-norm running statistics that each rank updated
+  from its own share of the batch).
 """
 
 from __future__ import annotations
@@ -66,28 +70,53 @@ def reduce_gradients(params, world, bucket_bytes: int = BUCKET_BYTES, weight: fl
     """Replace each parameter's gradient by its mean over the ranks (see the module docstring),
     this rank's gradients counting ``weight`` times (``replicas.Replicas``: a rank's share of
     an unevenly split batch)."""
+    def set_grad(p, mean):
+        p.grad = Tensor._make(mean, p._backend)
+
+    _mean_over_ranks(params, lambda p: None if p.grad is None else p.grad.data, set_grad, world, bucket_bytes,
+                     weight, "reduce_gradients")
+
+
+def average_tensors(tensors, world, bucket_bytes: int = BUCKET_BYTES, weight: float = 1.0) -> None:
+    """Replace each tensor's values by their mean over the ranks (in place of ``data``), this
+    rank's values counting ``weight`` times."""
+    def set_data(t, mean):
+        t.data = mean
+
+    _mean_over_ranks(tensors, lambda t: t.data, set_data, world, bucket_bytes, weight, "average_tensors")
+
+
+def _mean_over_ranks(tensors, read, write, world, bucket_bytes, weight, caller) -> None:
+    """For each tensor t, write(t, mean over the ranks of weight * read(t)), packed per
+    dtype into buckets of at most ``bucket_bytes``. A None read counts as zeros; a tensor
+    that reads None on every rank is left alone (one process would skip it too: Adam's
+    moments must not move a weight no rank computed a gradient for). Each bucket carries
+    one "read something" flag a tensor, after its values, reduced with them; the results
+    are views of the bucket, which is new in every call."""
     if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, (int, np.integer)) or bucket_bytes < 1:
-        raise ValueError(f"reduce_gradients: bucket_bytes must be a positive int, got {bucket_bytes!r}")
-    params = list(params)
+        raise ValueError(f"{caller}: bucket_bytes must be a positive int, got {bucket_bytes!r}")
     by_dtype: dict = {}
-    for p in params:
-        by_dtype.setdefault(np.dtype(p.dtype), []).append(p)
+    for t in tensors:
+        by_dtype.setdefault(np.dtype(t.dtype), []).append(t)
     for dtype in sorted(by_dtype, key=lambda d: d.str):       # the same order on every rank
         for bucket in _buckets(by_dtype[dtype], bucket_bytes):
-            flat = np.zeros(sum(p.size for p in bucket), dtype=dtype)
+            size = sum(t.size for t in bucket)
+            flat = np.zeros(size + len(bucket), dtype=dtype)
             offset = 0
-            for p in bucket:
-                if p.grad is not None:
-                    flat[offset:offset + p.size] = p._backend.to_numpy(p.grad.data).reshape(-1)
-                offset += p.size
+            for i, t in enumerate(bucket):
+                values = read(t)
+                if values is not None:
+                    flat[offset:offset + t.size] = t._backend.to_numpy(values).reshape(-1)
+                    flat[size + i] = 1
+                offset += t.size
             if weight != 1.0:
-                flat *= weight
-            total = world.allreduce(flat, op="mean")
+                flat[:size] *= weight
+            world.allreduce_in_place(flat, op="mean")   # our own buffer: no copy needed
             offset = 0
-            for p in bucket:
-                g = total[offset:offset + p.size].reshape(p.shape)
-                p.grad = Tensor._make(p._backend.asarray(g), p._backend)
-                offset += p.size
+            for i, t in enumerate(bucket):
+                if flat[size + i] > 0:
+                    write(t, t._backend.asarray(flat[offset:offset + t.size].reshape(t.shape)))
+                offset += t.size
 
 
 def _buckets(params, bucket_bytes):

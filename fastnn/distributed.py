@@ -22,6 +22,14 @@ before ``init()`` runs.
 Threads: each process gets the cores of its node divided among the ranks on that node
 (Numba and BLAS alike, ``fastnn.set_num_threads``), or the cores the launcher bound it
 to when that is fewer, so N ranks never oversubscribe a machine.
+
+GPU ranks: where the gpu backend can run, ``init()`` makes CUDA device
+``local_rank % devices`` the process's current device (``world.device``), so the ranks
+on a node spread over its devices, and ranks outnumbering them share one. Collectives go
+through host buffers with MPI (a device array is copied to the host and back), which
+works however many devices there are; a NCCL path would be another ``World``'s
+``_sum_in_place`` on device arrays. Call ``init()`` before making gpu tensors: arrays
+made earlier stay on the device that was current then.
 """
 
 from __future__ import annotations
@@ -68,21 +76,32 @@ class World:
     size = 1
     local_rank = 0
     local_size = 1
+    device = None     # the CUDA device index this process uses, where the gpu backend runs
 
     def allreduce(self, data, op: str = "sum"):
         """The elementwise ``op`` ("sum" or "mean") of ``data`` over all ranks, as a new
         array (a tensor for a tensor, without gradient). ``data``: an array or a tensor
         on a host backend, the same shape and dtype on every rank."""
         array, wrap = _host_array(data, "allreduce")
-        if op not in _OPS:
-            raise ValueError(f"allreduce: op must be one of {', '.join(map(repr, _OPS))}, got {op!r}")
-        if op == "mean" and array.dtype.kind != "f":
-            raise TypeError(f"allreduce: op='mean' needs a floating array, got dtype {array.dtype}")
+        _check_op(op, array, "allreduce")
         out = np.array(array, copy=True, order="C")
         self._sum_in_place(out)
         if op == "mean":
             out /= self.size
         return wrap(out)
+
+    def allreduce_in_place(self, array: np.ndarray, op: str = "sum") -> np.ndarray:
+        """``allreduce`` into ``array`` itself (a C-contiguous NumPy array, no copy made):
+        the buffers data-parallel training packs its gradients into. Returns ``array``."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"allreduce_in_place: array must be a numpy array, got {type(array).__name__}")
+        if not array.flags.c_contiguous or not array.flags.writeable:
+            raise ValueError("allreduce_in_place: array must be C-contiguous and writeable")
+        _check_op(op, array, "allreduce_in_place")
+        self._sum_in_place(array)
+        if op == "mean":
+            array /= self.size
+        return array
 
     def broadcast(self, data, root: int = 0):
         """``data`` of rank ``root`` on every rank, as a new array (a tensor for a tensor).
@@ -140,6 +159,7 @@ class _MpiWorld(World):
         self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
         node.Free()
         set_num_threads(threads_per_rank(self.local_size))
+        self.device = _use_local_device(self.local_rank)
         if self.size > 1:
             _install_abort_hook(self)
 
@@ -162,6 +182,18 @@ class _MpiWorld(World):
         self._comm.Bcast(array, root=root)
 
 
+def _use_local_device(local_rank: int) -> int | None:
+    """Make CUDA device ``local_rank % devices`` current where the gpu backend can run;
+    its index, or None."""
+    if backends._cuda_unavailable_reason() is not None:   # no cupy or no device: nothing imported
+        return None
+    import cupy
+
+    index = local_rank % cupy.cuda.runtime.getDeviceCount()
+    cupy.cuda.Device(index).use()
+    return index
+
+
 def threads_per_rank(local_size: int) -> int:
     """The threads each of ``local_size`` ranks on this node may use: the node's cores
     divided among them, or the cores this process is bound to when fewer."""
@@ -169,6 +201,13 @@ def threads_per_rank(local_size: int) -> int:
     bound = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     share = max(1, cores // max(1, local_size))
     return max(1, min(share, bound))
+
+
+def _check_op(op, array, caller) -> None:
+    if op not in _OPS:
+        raise ValueError(f"{caller}: op must be one of {', '.join(map(repr, _OPS))}, got {op!r}")
+    if op == "mean" and array.dtype.kind != "f":
+        raise TypeError(f"{caller}: op='mean' needs a floating array, got dtype {array.dtype}")
 
 
 def _host_array(data, caller):

@@ -11,31 +11,46 @@ Each step, with a global batch of B samples split into shares b_r (sum_r b_r = B
 so the update is the one a single process makes on the whole batch (up to the order of
 float sums). ``batch_size`` is the **global** batch: it must be divisible by N; a last,
 smaller batch is split as evenly as it goes (a rank may get one sample fewer, or none,
-and then contributes zeros). Every rank draws the same shuffling order: rank 0's
+and then contributes zeros; with SyncBatchNormalization a last batch of fewer samples
+than ranks is dropped on every rank, since a rank without samples has no forward pass
+to join the layer's collectives from). Every rank draws the same shuffling order: rank 0's
 weights, optimizer state and random stream are broadcast before the first step.
+
+Dropout masks are keyed by the global sample index: inside a step each rank's draws are
+for its rows of the global batch (``fastnn.random.sample_share``), so a rank takes the
+Philox words one process would give those rows and every rank's stream advances by the
+whole batch's words. N ranks apply exactly the masks one process applies, and training
+with dropout equals single-process training.
 
 Losses and metrics are summed over the ranks (their totals and sample counts) at the end
 of each epoch, and per batch when a callback reads batch logs, so every rank sees the
-same logs and callbacks such as EarlyStopping decide alike. Validation runs whole on
-every rank. The progress display and the callbacks that write files (ModelCheckpoint,
-CSVLogger, TensorBoard) act on rank 0 only.
+same logs and callbacks such as EarlyStopping decide alike. Validation is sharded the
+same way: each rank evaluates its share of every validation batch, and the sums are the
+world's. The progress display and the callbacks that write files (CSVLogger,
+TensorBoard) act on rank 0 only; ModelCheckpoint runs everywhere and ``model.save``
+writes on rank 0.
 
-Not yet supported, refused before the first step: Dropout (one process draws one mask
-for the whole batch; the shares would need the same bits) and BatchNormalization (its
-statistics would be the share's, not the batch's).
+Batch norm: a plain BatchNormalization normalizes with each rank's share's statistics
+(as PyTorch's DistributedDataParallel does), so it trains like one process only where the
+shares are large; its running statistics are replaced after every step by their mean
+over the ranks weighted by share size, which keeps them equal on every rank (the running
+mean then equals one process's; the running variance misses the spread between the
+shares' means). SyncBatchNormalization computes its statistics over the global batch and
+equals one process's batch norm.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .callbacks import CSVLogger, ModelCheckpoint, TensorBoard
-from .data_parallel import broadcast_model, reduce_gradients
-from .layers.core import Dropout
-from .layers.normalization import BatchNormalization
+from .callbacks import CSVLogger, TensorBoard
+from .data_parallel import average_tensors, broadcast_model, reduce_gradients
+from .random import default_generator
 
-#: Callbacks whose output is files: rank 0 alone keeps them.
-ROOT_ONLY_CALLBACKS = (ModelCheckpoint, CSVLogger, TensorBoard)
+#: Callbacks that write files themselves: rank 0 alone keeps them. (ModelCheckpoint runs on
+#: every rank: it saves through ``model.save``, which writes on rank 0 while the others
+#: wait at a barrier, so every rank must call it.)
+ROOT_ONLY_CALLBACKS = (CSVLogger, TensorBoard)
 
 
 class Replicas:
@@ -46,10 +61,8 @@ class Replicas:
         if batch_size % world.size:
             raise ValueError(f"fit: batch_size is the global batch and must be divisible by the world size "
                              f"{world.size}, got {batch_size}")
-        for layer in model._walk():
-            refused = _unsupported(layer)
-            if refused:
-                raise ValueError(f"fit: data-parallel training does not support {layer._label()} yet: {refused}")
+        self.statistics = _share_statistics(model)
+        self.global_statistics = any(layer.global_statistics for layer in model._walk())
         broadcast_model(model, world)
 
     def verbose(self, verbose: int) -> int:
@@ -60,26 +73,41 @@ class Replicas:
             return callbacks
         return [cb for cb in callbacks if not isinstance(cb, ROOT_ONLY_CALLBACKS)]
 
-    def share(self, xb, yb):
-        """This rank's rows of a global batch: (xb, yb, their count)."""
-        n, size, rank = xb.shape[0], self.world.size, self.world.rank
-        start, stop = rank * n // size, (rank + 1) * n // size
-        return xb[start:stop], yb[start:stop], stop - start, n
+    def share(self, total):
+        """This rank's rows [start, stop) of a global batch of ``total`` rows."""
+        size, rank = self.world.size, self.world.rank
+        return rank * total // size, (rank + 1) * total // size
 
     def train_step(self, xb, yb, regularizers, train_step):
         """One update on the global batch (xb, yb), the same on every rank: returns this
         rank's (loss array, predictions, targets, sample count); loss and predictions are
         None for a rank whose share is empty."""
-        xb, yb, n, total = self.share(xb, yb)
+        total = xb.shape[0]
+        if total < self.world.size and self.global_statistics:
+            # A rank without samples cannot join a layer's collectives over the batch (it
+            # has no forward pass): every rank drops this last, smaller batch alike.
+            return None, None, yb[:0], 0
+        start, stop = self.share(total)
+        xb, yb, n = xb[start:stop], yb[start:stop], stop - start
         optimizer = self.model.optimizer
         loss = pred = None
         if n:
-            loss, pred = train_step(self.model, xb, yb, regularizers, update=False)
+            # Dropout draws the words one process would give these rows (fastnn/random.py).
+            with default_generator.sample_share(start, n, total):
+                loss, pred = train_step(self.model, xb, yb, regularizers, update=False)
             loss = loss.data
         else:
             optimizer.zero_grad()   # nothing to learn from here: this rank contributes zeros
-        reduce_gradients(optimizer.parameters(), self.world, weight=self.world.size * n / total)
+        if total < self.world.size:
+            # A rank without samples drew nothing: it takes the last rank's stream (the last
+            # rank always has a sample).
+            last = self.world.size - 1
+            default_generator.set_state(self.world.broadcast_object(default_generator.get_state(), root=last))
+        weight = self.world.size * n / total
+        reduce_gradients(optimizer.parameters(), self.world, weight=weight)
         optimizer.step()
+        if self.statistics:   # each rank's running statistics saw its share: the batch's weighted mean
+            average_tensors(self.statistics, self.world, weight=weight)
         return loss, pred, yb, n
 
     def batch_logs(self, loss, n, metrics) -> dict:
@@ -105,9 +133,9 @@ class Replicas:
             metric.count = int(metric.count)
 
 
-def _unsupported(layer) -> str | None:
-    if isinstance(layer, Dropout) and layer.rate > 0:
-        return "each rank would draw its own dropout mask, not its share of one process's"
-    if isinstance(layer, BatchNormalization):
-        return "its batch statistics would be each rank's share's, not the global batch's"
-    return None
+def _share_statistics(model) -> list:
+    """The non-trainable weights each rank updates from its own share of a batch (plain
+    batch norm's running statistics), not those a layer computes over the global batch
+    (a layer with ``global_statistics = True``: SyncBatchNormalization)."""
+    global_ = {id(t) for layer in model._walk() if layer.global_statistics for t in layer.non_trainable_weights}
+    return [t for t in model.non_trainable_weights if id(t) not in global_]

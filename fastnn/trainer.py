@@ -138,6 +138,10 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     # In a world of several processes (fastnn.distributed), data-parallel (fastnn/replicas.py).
     world = distributed.world()
     replicas = Replicas(model, world, train.batch_size) if world.size > 1 else None
+    # Decided before rank 0 keeps its file-writing callbacks to itself: batch logs are a
+    # collective in data-parallel fit, so every rank must ask for them or none.
+    batch_hooks = any(_overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_train_batch_end")
+                      for cb in (callbacks or []))
     if replicas is not None:
         verbose = replicas.verbose(verbose)
         callbacks = replicas.callbacks(list(callbacks or []))
@@ -146,8 +150,6 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     callbacks = CallbackList([*(callbacks or []), history], model=model,
                              params={"epochs": epochs, "steps": len(train), "verbose": verbose,
                                      "batch_size": train.batch_size})
-    batch_hooks = any(_overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_train_batch_end")
-                      for cb in callbacks)
     model.stop_training = False
     model.history = history
     backend = model._backend
@@ -200,7 +202,7 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
             logs = running()
             if val is not None:
                 callbacks.on_test_begin({})
-                val_logs = evaluate_loader(model, val, backend)
+                val_logs = evaluate_loader(model, val, backend, replicas=replicas)
                 callbacks.on_test_end(val_logs)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             logs["lr"] = _as_float(model.optimizer.lr)
@@ -239,9 +241,10 @@ def penalty(model) -> float:
         return float(sum(float(r(t).item()) for r, t in penalties))
 
 
-def evaluate_loader(model, loader, backend, progress=None) -> dict:
+def evaluate_loader(model, loader, backend, progress=None, replicas=None) -> dict:
     """Mean loss (penalties included, as in training) and metrics over ``loader``, in
-    inference mode, in order (no random draws)."""
+    inference mode, in order (no random draws). With ``replicas`` (data-parallel fit) each
+    rank evaluates its share of every batch and the sums are the world's."""
     if loader.shuffle:
         loader = loader._replace()
         loader.shuffle = False
@@ -251,6 +254,11 @@ def evaluate_loader(model, loader, backend, progress=None) -> dict:
     loss_sum, seen = 0.0, 0
     with no_grad():
         for xb, yb in loader.iterate(backend):
+            if replicas is not None:
+                start, stop = replicas.share(xb.shape[0])
+                xb, yb = xb[start:stop], yb[start:stop]
+                if start == stop:
+                    continue
             pred = model(xb, training=False)
             loss = model.loss(pred, yb)
             n = xb.shape[0]
@@ -260,6 +268,9 @@ def evaluate_loader(model, loader, backend, progress=None) -> dict:
                 metric.update_state(pred, yb)
             if progress is not None:
                 progress.batch_end()
+    if replicas is not None:
+        loss_sum, seen = replicas.sum(loss_sum, seen)
+        replicas.reduce_metrics(model.metrics)
     logs = {"loss": float(loss_sum) / max(seen, 1) + penalty(model)}
     logs.update({m.name: m.result() for m in model.metrics})
     return logs

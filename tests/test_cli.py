@@ -11,6 +11,7 @@ import pytest
 import fastnn as fnn
 from fastnn import benchmark, cli
 from backend_params import require
+from test_distributed import MPIEXEC, needs_mpi
 
 pytest.importorskip("sklearn")
 
@@ -43,6 +44,30 @@ def test_train_defaults_reach_095_and_leave_checkpoint_history_plot_and_events(t
     evaluated = capsys.readouterr().out
     accuracy = float(re.search(r"accuracy: ([0-9.]+)", evaluated).group(1))
     assert accuracy == pytest.approx(_accuracy(out), abs=2e-3)
+
+
+@needs_mpi
+def test_train_under_mpiexec_is_data_parallel_and_speaks_once(tmp_path):
+    """`mpiexec -n 2 fastnn train`: two processes train one model (the default CNN, batch
+    norm and dropout included) on global batches; rank 0 alone prints and writes, and its
+    checkpoint is the trained model (it gives the printed accuracy again)."""
+    out = tmp_path / "run"
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", "-m", "fastnn", "train",
+                             "--epochs", "3", "--backend", "cpu", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("fastnn train: cnn on digits") == 1
+    assert "batch 32 on 2 processes (global batch)" in result.stdout
+    assert result.stdout.count("test accuracy") == 1 and result.stdout.count("Epoch 3/3") == 1
+    accuracy = _accuracy(result.stdout)
+    assert accuracy > 0.8
+    with open(out / "history.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 3
+    model = fnn.load_model(out / "checkpoint.safetensors", backend="numpy")
+    assert model.epoch == 3
+    (_, _), (x_test, y_test) = cli.load_dataset("digits")
+    _, evaluated = model.evaluate(x_test, y_test, batch_size=256)
+    assert evaluated == pytest.approx(accuracy, abs=2e-3)
 
 
 @pytest.mark.parametrize("model", ["mlp", "resnet"])

@@ -13,6 +13,7 @@ import pytest
 import fastnn as fnn
 from fastnn import data_parallel, distributed
 from fastnn.layers import BatchNormalization, Dense, Input
+from backend_params import BACKENDS, require
 from test_distributed import _mpiexec, needs_mpi
 
 
@@ -33,7 +34,19 @@ def test_alone_the_model_is_left_as_it_is(world_alone):
     p.grad = fnn.tensor(np.full(p.shape, 2.0, dtype=np.float32), backend="cpu")
     data_parallel.reduce_gradients([p, q], world_alone, bucket_bytes=8)
     np.testing.assert_array_equal(p.grad.numpy(), 2.0)
-    np.testing.assert_array_equal(q.grad.numpy(), 0.0)       # no gradient: zeros, as on a rank that had none
+    assert q.grad is None        # no gradient on any rank: left alone, as one process leaves it
+
+
+def test_alone_allreduce_in_place_reduces_the_buffer_itself(world_alone):
+    buffer = np.arange(6.0)
+    assert world_alone.allreduce_in_place(buffer, op="mean") is buffer
+    np.testing.assert_array_equal(buffer, np.arange(6.0))
+    with pytest.raises(ValueError, match="allreduce_in_place: array must be C-contiguous"):
+        world_alone.allreduce_in_place(np.zeros((4, 4))[:, 1])
+    with pytest.raises(TypeError, match="allreduce_in_place: array must be a numpy array, got list"):
+        world_alone.allreduce_in_place([1.0])
+    with pytest.raises(TypeError, match="allreduce_in_place: op='mean' needs a floating array"):
+        world_alone.allreduce_in_place(np.ones(2, dtype=np.int64), op="mean")
 
 
 def test_bucket_size_must_be_a_positive_int(world_alone):
@@ -66,14 +79,16 @@ def test_two_ranks_end_with_rank_zeros_model_and_mean_gradients(tmp_path):
         moments = [np.asarray(state[i]["exp_avg"]).tolist() for i in sorted(state)]
         draw = fnn.rand(3).numpy().tolist()                  # the random streams agree as well
         # gradients: rank r holds r + 1 everywhere, except that rank 1 has none for the first
-        # parameter; float32 and float64 parameters, buckets of 24 bytes
+        # parameter and no rank has one for the last; float32 and float64 parameters, buckets
+        # of 24 bytes
         params = [fnn.tensor(np.zeros(s, dtype=d), requires_grad=True, backend="cpu")
-                  for s, d in (((2, 3), np.float32), ((5,), np.float64), ((4,), np.float32))]
-        for i, p in enumerate(params):
+                  for s, d in (((2, 3), np.float32), ((5,), np.float64), ((4,), np.float32), ((3,), np.float32))]
+        for i, p in enumerate(params[:3]):
             if not (world.rank == 1 and i == 0):
                 p.grad = fnn.tensor(np.full(p.shape, world.rank + 1.0, dtype=p.dtype), backend="cpu")
         data_parallel.reduce_gradients(params, world, bucket_bytes=24)
-        grads = [[str(p.grad.dtype), p.grad.numpy().reshape(-1).tolist()] for p in params]
+        grads = [None if p.grad is None else [str(p.grad.dtype), p.grad.numpy().reshape(-1).tolist()]
+                 for p in params]
         with open(f"rank{world.rank}.json", "w") as out:   # one file a rank: mpiexec interleaves stdout
             json.dump(dict(rank=world.rank, weights=weights, moments=moments, draw=draw, grads=grads), out)
     """)
@@ -91,8 +106,8 @@ def test_two_ranks_end_with_rank_zeros_model_and_mean_gradients(tmp_path):
     assert zero["weights"] == [w.tolist() for w in single.get_weights()]
     assert len(zero["weights"]) == 8                         # BN running statistics included
     assert zero["grads"] == one["grads"]
-    # the first: (1 + 0) / 2, rank 1 having none; the others (1 + 2) / 2
-    assert zero["grads"] == [["float32", [0.5] * 6], ["float64", [1.5] * 5], ["float32", [1.5] * 4]]
+    # the first: (1 + 0) / 2, rank 1 having none; the next (1 + 2) / 2; the last none anywhere
+    assert zero["grads"] == [["float32", [0.5] * 6], ["float64", [1.5] * 5], ["float32", [1.5] * 4], None]
 
 
 @needs_mpi
@@ -118,13 +133,14 @@ def test_models_that_differ_are_refused_on_every_rank(tmp_path):
 # -- data-parallel fit (fastnn/replicas.py) ------------------------------------------------------
 FIT_JOB = """
     import json, sys, numpy as np, fastnn as fnn
-    from fastnn.layers import Dense, Input
+    from fastnn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input, SyncBatchNormalization
     world = fnn.distributed.init()
     fnn.manual_seed(world.rank)        # rank 0's model and stream win: fit broadcasts them
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((69, 6)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 0)
-    m = fnn.Sequential([Input((6,)), Dense(16, activation="relu"), Dense(4)], backend="cpu")
+    x = rng.standard_normal((SAMPLES, *SHAPE)).astype(np.float32)
+    flat = x.reshape(len(x), -1)
+    y = (flat[:, 0] > 0).astype(np.int64) + 2 * (flat[:, 1] > 0)
+    m = fnn.Sequential(LAYERS, backend="BACKEND")
     m.compile(optimizer=fnn.optim.Adam(lr=0.01, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
 
@@ -133,33 +149,66 @@ FIT_JOB = """
         def on_train_batch_end(self, batch, logs=None):
             self.seen.append(logs)
 
-    history = m.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_data=(x[:20], y[:20]),
+    history = m.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, validation_data=(x[:20], y[:20]),
                     callbacks=[Batches()])
     with open(f"rank{world.rank}.json", "w") as out:
         json.dump(dict(weights=[w.tolist() for w in m.get_weights()], history=history.history,
-                       batches=Batches.seen), out)
+                       batches=Batches.seen, device=world.device), out)
 """
 
 
-def _single_process_fit(directory, monkeypatch):
+def _single_process_fit(directory, monkeypatch, job):
     """The job's own code in this process, a world of one (no launcher): its rank 0 report."""
     for name in distributed.LAUNCHER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(distributed, "_world", None)
     monkeypatch.chdir(directory)
-    exec(textwrap.dedent(FIT_JOB), {"__name__": "job"})
+    exec(textwrap.dedent(job), {"__name__": "job"})
     return json.loads((directory / "rank0.json").read_text())
 
 
+def fit_job(layers, samples, batch, backend="cpu", shape=(6,)):
+    return (FIT_JOB.replace("LAYERS", layers).replace("SAMPLES", str(samples)).replace("BATCH", str(batch))
+            .replace("BACKEND", backend).replace("SHAPE", repr(shape)))
+
+
+# (layers, samples, global batch, batches an epoch, input shape)
+FIT_MODELS = {
+    # 69 samples in global batches of 16: 5 batches an epoch, the last one (5 samples) split 2 + 3
+    "mlp": ('[Input((6,)), Dense(16, activation="relu"), Dense(4)]', 69, 16, 5, (6,)),
+    # Dropout over 13 values a sample in global batches of 14: a rank's share starts in the
+    # middle of a Philox block (7 x 13 words before it), and the last batch of 57 samples is
+    # one sample: rank 0 has none, draws nothing, and takes rank 1's stream
+    "mlp_dropout": ('[Input((6,)), Dense(13, activation="relu"), Dropout(0.4), Dense(4)]', 57, 14, 5, (6,)),
+    # Batch statistics over the global batch (alone, SyncBatchNormalization is batch norm):
+    # 45 images in batches of 10, the last (5) split 2 + 3. No bias before batch norm: its
+    # gradient is zero but for rounding, which Adam would blow up into steps of lr.
+    "cnn_sync_batch_norm": ('[Input((2, 5, 5)), Conv2D(4, 3, padding="same", use_bias=False), '
+                            'SyncBatchNormalization(momentum=0.8), Flatten(), Dropout(0.25), '
+                            'Dense(6, use_bias=False), SyncBatchNormalization(), Dense(4)]', 45, 10, 5, (2, 5, 5)),
+}
+
+
 @needs_mpi
-def test_two_ranks_train_the_model_one_process_trains(tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+@pytest.mark.parametrize("name", list(FIT_MODELS))
+def test_two_ranks_train_the_model_one_process_trains(tmp_path, monkeypatch, name, backend):
+    """On cpu, and on gpu ranks (sharing one device, or one each: ``world.device`` is
+    local_rank % devices), reducing through host buffers."""
+    require(backend)
+    layers, samples, batch, steps, shape = FIT_MODELS[name]
+    job = fit_job(layers, samples, batch, backend, shape)
     (tmp_path / "mpi").mkdir()
     (tmp_path / "one").mkdir()
-    result = _mpiexec(tmp_path / "mpi", FIT_JOB)
+    result = _mpiexec(tmp_path / "mpi", job)
     assert result.returncode == 0, result.stderr
     zero, one = (json.loads((tmp_path / "mpi" / f"rank{r}.json").read_text()) for r in (0, 1))
+    if backend == "gpu":
+        devices = require("gpu").xp.cuda.runtime.getDeviceCount()
+        assert [zero["device"], one["device"]] == [0, 1 % devices]
+        zero.pop("device"), one.pop("device")
     assert zero == one                                       # the replicas and their logs are identical
-    single = _single_process_fit(tmp_path / "one", monkeypatch)
+    single = _single_process_fit(tmp_path / "one", monkeypatch, job)
     for got, want in zip(zero["weights"], single["weights"]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     assert zero["history"].keys() == single["history"].keys()
@@ -167,13 +216,12 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path, monkeypatch):
         np.testing.assert_allclose(zero["history"][key], values, rtol=1e-4, atol=1e-5)
     for got, want in zip(zero["batches"], single["batches"]):      # batch logs: the global batch's
         np.testing.assert_allclose([got["loss"], got["accuracy"]], [want["loss"], want["accuracy"]], rtol=1e-4)
-    # 69 samples in global batches of 16: 5 batches an epoch, the last one (5 samples) split 2 + 3
-    assert len(zero["batches"]) == 15 and all(set(b) == {"loss", "accuracy"} for b in zero["batches"])
+    assert len(zero["batches"]) == 3 * steps and all(set(b) == {"loss", "accuracy"} for b in zero["batches"])
 
 
 REFUSED_JOB = """
     import numpy as np, fastnn as fnn
-    from fastnn.layers import Dense, Dropout, Input
+    from fastnn.layers import BatchNormalization, Dense, Input
     world = fnn.distributed.init()
     x, y = np.ones((32, 6), dtype=np.float32), np.zeros(32, dtype=np.int64)
     m = fnn.Sequential(LAYERS, backend="cpu")
@@ -188,10 +236,26 @@ REFUSED_JOB = """
 
 
 @needs_mpi
+def test_plain_batch_norm_keeps_its_running_statistics_equal_on_every_rank(tmp_path):
+    """Plain BatchNormalization normalizes with each rank's share (not one process's
+    batch): the replicas stay identical, running statistics included (each rank's updated
+    from its own share, then averaged over the ranks after every step), and they learn."""
+    job = fit_job('[Input((6,)), Dense(12), BatchNormalization(momentum=0.8), Dense(4, activation="relu"), '
+                  'BatchNormalization(), Dense(4)]', 69, 16)
+    result = _mpiexec(tmp_path, job)
+    assert result.returncode == 0, result.stderr
+    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert zero == one
+    running_mean, running_var = np.array(zero["weights"][4]), np.array(zero["weights"][5])
+    assert running_mean.shape == (12,) and np.abs(running_mean).max() > 1e-3     # moved from its zeros
+    assert np.all(running_var > 0) and np.abs(running_var - 1).max() > 1e-3
+    assert zero["history"]["loss"][-1] < zero["history"]["loss"][0]
+
+
+@needs_mpi
 @pytest.mark.parametrize("layers, batch, message", [
     ("[Input((6,)), Dense(4)]", 15, "batch_size is the global batch and must be divisible by the world size 2, "
                                     "got 15"),
-    ("[Input((6,)), Dense(8), Dropout(0.5), Dense(4)]", 16, "data-parallel training does not support Dropout"),
 ])
 def test_what_data_parallel_fit_cannot_do_yet_is_refused_on_every_rank(tmp_path, layers, batch, message):
     result = _mpiexec(tmp_path, REFUSED_JOB.replace("LAYERS", layers).replace("BATCH", str(batch)))
@@ -231,3 +295,53 @@ def test_rank_zero_writes_the_checkpoint_every_rank_loads_it(tmp_path):
     zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert zero["written"] == ["model.safetensors", "weights.safetensors"] and one["written"] == []
     assert zero["same"] and one["same"] and zero["weights"] == one["weights"]
+
+
+RESUME_JOB = """
+    import json, numpy as np, fastnn as fnn
+    from fastnn.layers import Dense, Dropout, Input, SyncBatchNormalization
+    world = fnn.distributed.init()
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((50, 5)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+
+    def compiled():
+        m = fnn.Sequential([Input((5,)), Dense(9, use_bias=False), SyncBatchNormalization(),
+                            Dense(7, activation="relu"), Dropout(0.3), Dense(2)], backend="cpu")
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    fnn.manual_seed(4)
+    straight = compiled()
+    straight_history = straight.fit(x, y, batch_size=12, epochs=4, verbose=0).history
+
+    fnn.manual_seed(4)
+    crashed = compiled()
+    crashed.fit(x, y, batch_size=12, epochs=2, verbose=0, callbacks=[fnn.callbacks.ModelCheckpoint("ck.safetensors")])
+    fnn.manual_seed(100 + world.rank)          # a new process: some other random state, on every rank its own
+    resumed = fnn.load_model("ck.safetensors", backend="cpu")
+    history = resumed.fit(x, y, batch_size=12, epochs=4, initial_epoch=resumed.epoch, verbose=0).history
+    with open(f"rank{world.rank}.json", "w") as out:
+        json.dump(dict(epoch=resumed.epoch, straight=[w.tolist() for w in straight.get_weights()],
+                       resumed=[w.tolist() for w in resumed.get_weights()], history=history,
+                       straight_history=straight_history), out)
+"""
+
+
+@needs_mpi
+def test_a_resumed_data_parallel_fit_is_an_uninterrupted_one(tmp_path, monkeypatch):
+    """Two ranks: rank 0 writes the checkpoint after epoch 2, every rank loads it (into its
+    own random state) and resumes; the weights end as an uninterrupted 4-epoch fit's, on
+    both ranks, and as one process's resume of the same job."""
+    (tmp_path / "mpi").mkdir()
+    (tmp_path / "one").mkdir()
+    result = _mpiexec(tmp_path / "mpi", RESUME_JOB)
+    assert result.returncode == 0, result.stderr
+    zero, one = (json.loads((tmp_path / "mpi" / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert zero == one and zero["epoch"] == 4
+    assert zero["resumed"] == zero["straight"]
+    assert zero["history"]["loss"] == zero["straight_history"]["loss"][2:]
+    single = _single_process_fit(tmp_path / "one", monkeypatch, RESUME_JOB)
+    for got, want in zip(zero["resumed"], single["resumed"]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(zero["history"]["loss"], single["history"]["loss"], rtol=1e-4)

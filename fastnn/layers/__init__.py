@@ -12,7 +12,7 @@ from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer
 from .embedding import Embedding
 from .merge import Add
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, SyncBatchNormalization
 from .pooling import (
     AveragePooling2D,
     AvgPool2D,
@@ -30,7 +30,8 @@ BatchNorm = BatchNormalization
 __all__ = [
     "Layer", "InputSpec", "Input", "InputLayer", "Dense", "Flatten", "Activation", "Dropout", "Conv2D",
     "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
-    "GlobalMaxPooling2D", "BatchNormalization", "BatchNorm", "Embedding", "SimpleRNN", "LSTM", "GRU", "Add", "ResidualBlock",
+    "GlobalMaxPooling2D", "BatchNormalization", "BatchNorm", "SyncBatchNormalization", "Embedding", "SimpleRNN",
+    "LSTM", "GRU", "Add", "ResidualBlock",
     "get", "serialize", "deserialize",
 ]
 

@@ -266,6 +266,11 @@ _REGISTERED_MODULES = ("fastnn.layers.", "fastnn.models")
 class Layer:
     """Base class of layers and models; see the module docstring."""
 
+    #: Whether this layer's non-trainable weights are computed over the global batch in
+    #: data-parallel training (SyncBatchNormalization); others' are each rank's own, and
+    #: fastnn/replicas.py averages them over the ranks after every step.
+    global_statistics = False
+
     def __init__(self, name=None, dtype=None, input_shape=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")

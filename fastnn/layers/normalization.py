@@ -1,10 +1,13 @@
-"""BatchNormalization over the channel axis (axis 1) of (N, C) or (N, C, H, W)."""
+"""BatchNormalization over the channel axis (axis 1) of (N, C) or (N, C, H, W), and
+SyncBatchNormalization, its statistics taken over the global batch of a world of processes."""
 
 from __future__ import annotations
 
 import numbers
 
+from .. import distributed
 from ..ops.normalization import batch_norm
+from ..ops.sync_normalization import sync_batch_norm
 from .base import InputSpec, Layer
 from .core import check_initializer, initializer_config
 
@@ -86,3 +89,41 @@ class BatchNormalization(Layer):
                       moving_mean_initializer=initializer_config(self.moving_mean_initializer),
                       moving_variance_initializer=initializer_config(self.moving_variance_initializer))
         return config
+
+
+class SyncBatchNormalization(BatchNormalization):
+    """BatchNormalization whose training statistics are those of the GLOBAL batch when the
+    batch is spread over the ranks of a world of processes (``fastnn.distributed``, data-
+    parallel training under ``mpiexec``), as if one process normalised the whole batch.
+
+    Training, in a world of R > 1 ranks, rank r holding n_r of the N samples (m_r values
+    per channel, M = sum_r m_r):
+
+        mu  = allreduce(sum x_r) / M                  (one allreduce: the sums and the counts)
+        var = allreduce(sum (x_r - mu)^2) / M         (biased; the unbiased var M / (M - 1),
+                                                       with the global M, goes to running_var)
+        y_r = gamma (x_r - mu) / sqrt(var + epsilon) + beta
+
+    and in backward one allreduce of the per-channel sums of dy and dy xhat. Each rank's
+    upstream gradient is taken to be that of the mean loss over its own samples, combined
+    across ranks with weights n_r / N (what data-parallel ``fit`` does, and, for equal
+    shares, PyTorch's DistributedDataParallel); then the input, gamma and beta gradients
+    after that reduction are one process's. The derivation is in
+    ``fastnn/ops/sync_normalization.py``.
+
+    In a world of one process, and in inference (running statistics, no collective), it is
+    ``BatchNormalization`` bit for bit: the same op and kernels. Every rank must call the
+    layer in training together, since each call is a collective. Constructor, weights and
+    config are BatchNormalization's.
+    """
+
+    #: Its running statistics are the global batch's, equal on every rank: data-parallel fit
+    #: (fastnn/replicas.py) leaves them alone instead of averaging them over the ranks.
+    global_statistics = True
+
+    def call(self, x, training=None):
+        world = distributed.world()
+        if not training or world.size == 1:
+            return super().call(x, training=training)
+        return sync_batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, world,
+                               momentum=1.0 - self.momentum, eps=self.epsilon)
