@@ -48,6 +48,10 @@ import numbers
 import os
 import warnings
 
+import numpy as np
+
+from . import arguments
+
 
 class Callback:
     """Base class: every hook does nothing until overridden."""
@@ -147,6 +151,26 @@ def resolve_mode(mode: str, monitor: str, owner: str) -> str:
     return "max" if any(word in name.lower() for word in _HIGHER_IS_BETTER) else "min"
 
 
+def _verbose(owner, value) -> int:
+    """A verbosity: an int >= 0 (or a bool: False is 0, True is 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return arguments.integer(value, owner, "verbose", low=0)
+
+
+def _optional_real(owner, name, value):
+    """None, or a finite number (a baseline, a threshold of the monitored value)."""
+    return None if value is None else arguments.real(value, owner, name)
+
+
+def _path(owner, name, value) -> str:
+    """A file or folder name: a str or an os.PathLike."""
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{owner}: {name} must be a str or path, got {arguments._show(value)}") from None
+
+
 def _non_negative(owner, name, value, integer=False):
     kind = numbers.Integral if integer else numbers.Real
     what = "a non-negative integer" if integer else "a non-negative finite number"
@@ -229,11 +253,9 @@ class EarlyStopping(Callback):
         self.monitor, self.mode, self.min_delta = monitor, self._monitor.mode, self._monitor.min_delta
         self.patience = _non_negative("EarlyStopping", "patience", patience, integer=True)
         self.start_from_epoch = _non_negative("EarlyStopping", "start_from_epoch", start_from_epoch, integer=True)
-        if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, numbers.Real)):
-            raise TypeError(f"EarlyStopping: baseline must be a number or None, got {type(baseline).__name__}")
-        self.baseline = None if baseline is None else float(baseline)
-        self.verbose = verbose
-        self.restore_best_weights = bool(restore_best_weights)
+        self.baseline = _optional_real("EarlyStopping", "baseline", baseline)
+        self.verbose = _verbose("EarlyStopping", verbose)
+        self.restore_best_weights = arguments.boolean(restore_best_weights, "EarlyStopping", "restore_best_weights")
         self._reset()
 
     def _reset(self):
@@ -292,17 +314,15 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", initial_value_threshold=None):
         super().__init__()
-        try:
-            self.filepath = os.fspath(filepath)
-        except TypeError:
-            raise TypeError(f"ModelCheckpoint: filepath must be a str or path, got {type(filepath).__name__}") from None
+        self.filepath = _path("ModelCheckpoint", "filepath", filepath)
         self._monitor = _Monitor("ModelCheckpoint", monitor, mode, 0.0)
         self.monitor, self.mode = monitor, self._monitor.mode
-        self.verbose = verbose
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
-        self.initial_value_threshold = initial_value_threshold
-        self.best = self._monitor.worst if initial_value_threshold is None else float(initial_value_threshold)
+        self.verbose = _verbose("ModelCheckpoint", verbose)
+        self.save_best_only = arguments.boolean(save_best_only, "ModelCheckpoint", "save_best_only")
+        self.save_weights_only = arguments.boolean(save_weights_only, "ModelCheckpoint", "save_weights_only")
+        threshold = _optional_real("ModelCheckpoint", "initial_value_threshold", initial_value_threshold)
+        self.initial_value_threshold = threshold
+        self.best = self._monitor.worst if threshold is None else threshold
         self.last_saved = None
 
     def format_path(self, epoch, logs=None) -> str:
@@ -366,7 +386,7 @@ class LearningRateScheduler(Callback):
 
         self.schedule = schedule
         self._with_lr = not isinstance(schedule, LearningRateSchedule) and _takes_two_arguments(schedule)
-        self.verbose = verbose
+        self.verbose = _verbose("LearningRateScheduler", verbose)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = _optimizer_of(self.model, "LearningRateScheduler")
@@ -393,7 +413,10 @@ class ReduceLROnPlateau(Callback):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0):
         super().__init__()
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
+        if not arguments.is_real(factor):
+            raise TypeError(f"ReduceLROnPlateau: factor must be a number in (0, 1) (it multiplies the rate), "
+                            f"got {arguments._show(factor)}")
+        if not 0 < factor < 1:  # NaN fails too
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1) (it multiplies the rate), got {factor!r}")
         self.factor = float(factor)
         self._monitor = _Monitor("ReduceLROnPlateau", monitor, mode, min_delta)
@@ -401,7 +424,7 @@ class ReduceLROnPlateau(Callback):
         self.patience = _non_negative("ReduceLROnPlateau", "patience", patience, integer=True)
         self.cooldown = _non_negative("ReduceLROnPlateau", "cooldown", cooldown, integer=True)
         self.min_lr = _non_negative("ReduceLROnPlateau", "min_lr", min_lr)
-        self.verbose = verbose
+        self.verbose = _verbose("ReduceLROnPlateau", verbose)
         self._reset()
 
     def _reset(self):
@@ -449,11 +472,13 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.filename = os.fspath(filename)
-        if not isinstance(separator, str) or len(separator) != 1:
+        self.filename = _path("CSVLogger", "filename", filename)
+        if not isinstance(separator, str):
+            raise TypeError(f"CSVLogger: separator must be one character, got {arguments._show(separator)}")
+        if len(separator) != 1:
             raise ValueError(f"CSVLogger: separator must be one character, got {separator!r}")
         self.separator = separator
-        self.append = bool(append)
+        self.append = arguments.boolean(append, "CSVLogger", "append")
         self.keys = None
         self._file = None
         self._writer = None
@@ -524,9 +549,9 @@ class TensorBoard(Callback):
         from .tensorboard import summary_writer_class
 
         self._SummaryWriter = summary_writer_class()  # fail early, with the pip hint
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = _path("TensorBoard", "log_dir", log_dir)
         self.histogram_freq = _non_negative("TensorBoard", "histogram_freq", histogram_freq, integer=True)
-        self.write_grads = bool(write_grads)
+        self.write_grads = arguments.boolean(write_grads, "TensorBoard", "write_grads")
         if self.write_grads and self.histogram_freq == 0:
             raise ValueError("TensorBoard: write_grads=True needs histogram_freq > 0 (gradient histograms are "
                              "written on the histogram epochs)")

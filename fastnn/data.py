@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from . import backend as backends
 from . import random as fnn_random
+
+_FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
 def as_array(data, what, float_dtype="float32"):
@@ -48,12 +51,6 @@ def as_array(data, what, float_dtype="float32"):
                     + (" (complex numbers are not supported)" if kind == "c" else ""))
 
 
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
-
-
 class DataLoader:
     """Mini-batches of ``x`` (and ``y``) as tensors; see the module docstring.
 
@@ -65,9 +62,26 @@ class DataLoader:
 
     def __init__(self, x, y=None, batch_size=32, shuffle=False, drop_last=False, seed=None, backend=None,
                  dtype=None):
-        float_dtype = np.dtype(dtype or "float32")
-        if float_dtype not in (np.dtype("float32"), np.dtype("float64")):
-            raise TypeError(f"DataLoader: dtype must be float32 or float64, got {float_dtype}")
+        # every argument is checked before any work (the arrays are converted last but one)
+        batch_size = arguments.size(batch_size, "DataLoader", "batch_size", low=1)
+        shuffle = arguments.boolean(shuffle, "DataLoader", "shuffle")
+        drop_last = arguments.boolean(drop_last, "DataLoader", "drop_last")
+        if dtype is None:
+            float_dtype = _FLOAT_DTYPES[0]
+        else:
+            try:
+                float_dtype = np.dtype(dtype)
+            except (TypeError, ValueError):
+                float_dtype = None
+            if float_dtype is None or float_dtype not in _FLOAT_DTYPES:   # (NumPy takes None == float64)
+                arguments._fail(TypeError, "DataLoader", "dtype", "float32 or float64 (or None: float32)",
+                                dtype if float_dtype is None else str(float_dtype))
+        if seed is not None:
+            seed = arguments.integer(seed, "DataLoader", "seed", low=0, high=2**64 - 1)
+        generator = None if seed is None else fnn_random.Generator(seed)
+        if backend is not None and not isinstance(backend, backends.Backend):
+            arguments.choice(backend, backends.NAMES, "DataLoader", "backend")
+        target = None if backend is None else backends.get(backend)
         self.x = as_array(x, "DataLoader: x", float_dtype)
         self.y = None if y is None else as_array(y, "DataLoader: y", float_dtype)
         if self.x.ndim == 0:
@@ -78,12 +92,12 @@ class DataLoader:
             if len(self.y) != len(self.x):
                 raise ValueError(f"DataLoader: x and y must have the same number of samples, got {len(self.x)} "
                                  f"samples in x and {len(self.y)} in y")
-        self.batch_size = _positive_int(batch_size, "DataLoader: batch_size")
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
         self.seed = seed
-        self.generator = None if seed is None else fnn_random.Generator(seed)
-        self._backend = None if backend is None else backends.get(backend)
+        self.generator = generator
+        self._backend = target
         self._device_copies: dict = {}
 
     @property

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 
+from . import arguments
 from . import backend as backends
 
 
@@ -154,6 +155,11 @@ class CategoricalAccuracy(Metric):
         return hits.sum(), hits.size
 
 
+def _threshold(value, where) -> float:
+    """A decision threshold on probabilities: a number in (0, 1)."""
+    return arguments.real(value, where, "threshold", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
 class BinaryAccuracy(Metric):
     """Share of elements where (probability > threshold) agrees with (target > 0.5).
 
@@ -165,10 +171,8 @@ class BinaryAccuracy(Metric):
     default_name = "binary_accuracy"
 
     def __init__(self, name=None, threshold=0.5, from_logits=False):
-        if not 0.0 < float(threshold) < 1.0:
-            raise ValueError(f"BinaryAccuracy: threshold must be in (0, 1), got {threshold}")
-        self.threshold = float(threshold)
-        self.from_logits = bool(from_logits)
+        self.threshold = _threshold(threshold, "BinaryAccuracy")
+        self.from_logits = arguments.boolean(from_logits, "BinaryAccuracy", "from_logits")
         super().__init__(name=name)
 
     def _batch(self, xp, p, t, activation):
@@ -195,7 +199,7 @@ class Accuracy(Metric):
     default_name = "accuracy"
 
     def __init__(self, name=None, threshold=0.5):
-        self._binary = BinaryAccuracy(threshold=threshold)
+        self._binary = BinaryAccuracy(threshold=_threshold(threshold, "Accuracy"))
         self._sparse = SparseCategoricalAccuracy()
         self._categorical = CategoricalAccuracy()
         super().__init__(name=name)
@@ -216,9 +220,11 @@ class TopKAccuracy(Metric):
     or one-hot targets whose largest entry is the class). Ties count in the sample's favour."""
 
     def __init__(self, k=5, name=None):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not arguments.is_int(k):
+            raise TypeError(f"TopKAccuracy: k must be a positive int, got {arguments._show(k)}")
+        if k < 1:
             raise ValueError(f"TopKAccuracy: k must be a positive int, got {k!r}")
-        self.k = k
+        self.k = k = int(k)
         super().__init__(name=name or ("top_k_accuracy" if k == 5 else f"top_{k}_accuracy"))
 
     def _batch(self, xp, p, t, activation):

@@ -179,20 +179,26 @@ class Model(Layer):
         metrics: a list of names ("accuracy" -- sparse, categorical or binary as the loss
             says --, "top_k_accuracy", "mae", "mse", ...) or ``fnn.metrics.Metric`` objects.
         """
-        self.optimizer = optim.get(optimizer)
-        self.loss = None if loss is None else losses_module.get(loss)
+        # Everything is made and checked first, then set: a bad argument leaves the model as it was.
+        if not isinstance(optimizer, (str, dict, optim.Optimizer)):
+            raise TypeError(f"compile: optimizer must be a name ('adam', 'sgd', 'rmsprop', 'adamw'), a config dict "
+                            f"or a fastnn.optim.Optimizer, got {optimizer!r} ({type(optimizer).__name__})")
         if metrics is None:
             metrics = []
         elif isinstance(metrics, (str, metrics_module.Metric)):
             metrics = [metrics]
         elif not isinstance(metrics, (list, tuple)):
             raise TypeError(f"compile: metrics must be a list of names or Metric objects, got {type(metrics).__name__}")
-        self.metrics = [metrics_module.get(m, self.loss) for m in metrics]
-        names = [m.name for m in self.metrics]
+        with _named_errors("compile"):
+            optimizer = optim.get(optimizer)
+            loss = None if loss is None else losses_module.get(loss)
+            metrics = [metrics_module.get(m, loss) for m in metrics]
+        names = [m.name for m in metrics]
         duplicates = sorted({n for n in names if names.count(n) > 1} | ({"loss", "lr"} & set(names)))
         if duplicates:
             raise ValueError(f"compile: metric names must be unique and differ from 'loss' and 'lr'; "
                              f"{', '.join(duplicates)} clash")
+        self.optimizer, self.loss, self.metrics = optimizer, loss, metrics
         if self.built and all(layer.built for layer in self._walk()):
             self._attach_optimizer()
 
@@ -238,19 +244,20 @@ class Model(Layer):
         return [(spec.regularizer, t) for _, spec, t in self._weight_entries() if spec.regularizer is not None]
 
     # -- training (fastnn/trainer.py) ---------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0) -> History:
         """Train for ``epochs - initial_epoch`` epochs; returns the ``History`` (also
-        ``model.history``). See ``fastnn.trainer.fit`` for every argument and the logs."""
+        ``model.history``). batch_size None means 32 (or a DataLoader's own). See
+        ``fastnn.trainer.fit`` for every argument and the logs."""
         return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                            initial_epoch=initial_epoch)
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, return_dict=False):
         """Loss and metrics on (x, y) in inference mode (``fastnn.trainer.evaluate``)."""
         return trainer.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, return_dict=return_dict)
 
-    def predict(self, x, batch_size=32, verbose=0):
+    def predict(self, x, batch_size=None, verbose=0):
         """The outputs for ``x`` as a host numpy array (``fastnn.trainer.predict``)."""
         return trainer.predict(self, x, batch_size=batch_size, verbose=verbose)
 
@@ -387,6 +394,22 @@ class Sequential(Model):
 
 
 __all__ = ["Model", "Sequential"]
+
+
+class _named_errors:
+    """Prefix ``"<caller>: "`` to a TypeError or ValueError raised inside that lacks it, so
+    that an error from a helper (``optim.get``, ``losses.get``) says which call it is about."""
+
+    def __init__(self, caller):
+        self.caller = caller
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind in (TypeError, ValueError) and not str(error).startswith(f"{self.caller}:"):
+            raise kind(f"{self.caller}: {error}") from None
+        return False
 
 
 def _on_rank_zero(write, model, path) -> None:

@@ -20,12 +20,42 @@ import time
 
 import numpy as np
 
+from . import arguments
 from .tensor import tensor
 
+#: The dtypes the kernels compile for.
+DTYPES = ("float32", "float64")
 
-def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
-    """Compile (or load from the cache) the cpu kernels for ``dtypes``; returns the seconds
-    it took. Raises ``BackendError`` when the cpu backend cannot run (numba missing)."""
+
+def _dtypes(dtypes) -> list:
+    """``dtypes`` as a list of np.dtype, each float32 or float64: one name alone is taken as
+    a list of one, any other dtype is a ValueError naming the supported ones."""
+    if isinstance(dtypes, (str, np.dtype, type)):
+        dtypes = (dtypes,)
+    if not isinstance(dtypes, (tuple, list, set, frozenset)):
+        arguments._fail(TypeError, "warmup", "dtypes", "a tuple of dtypes, from float32 and float64", dtypes)
+    if not dtypes:
+        arguments._fail(ValueError, "warmup", "dtypes", "one or more of float32 and float64", dtypes)
+    checked = []
+    for d in dtypes:
+        try:
+            dtype = np.dtype(d)
+        except (TypeError, ValueError):
+            dtype = None
+        if dtype is None or dtype.name not in DTYPES:
+            arguments._fail(ValueError, "warmup", "dtypes",
+                            "float32 or float64 (the dtypes the kernels compile for)", d)
+        if dtype not in checked:
+            checked.append(dtype)
+    return checked
+
+
+def warmup(dtypes=DTYPES, verbose: bool = False) -> float:
+    """Compile (or load from the cache) the cpu kernels for ``dtypes`` (float32, float64 or
+    both); returns the seconds it took. Raises ``BackendError`` when the cpu backend cannot
+    run (numba missing), ValueError for another dtype."""
+    dtypes = _dtypes(dtypes)
+    verbose = arguments.boolean(verbose, "warmup", "verbose")
     from . import backend as backends
     from .kernels.cpu.warmup import settings
     from .random import get_rng_state, set_rng_state
@@ -34,7 +64,6 @@ def warmup(dtypes=("float32", "float64"), verbose: bool = False) -> float:
 
     cpu = backends.get("cpu")
     compiled = set(cpu.provides) - set(cpu.fallbacks())
-    dtypes = [np.dtype(d) for d in dtypes]
     start = time.perf_counter()
     state = get_rng_state()
     try:

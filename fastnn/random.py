@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import arguments
 from .kernels.reference.philox import philox_uint32
 
 DEFAULT_SEED = 0x5EED
@@ -27,7 +28,7 @@ DEFAULT_SEED = 0x5EED
 
 class Generator:
     def __init__(self, seed: int = DEFAULT_SEED):
-        self.manual_seed(seed)
+        self.manual_seed(seed, "Generator")
         self.share = None     # (first row, rows, batch rows) inside sample_share
 
     @contextlib.contextmanager
@@ -43,20 +44,25 @@ class Generator:
         finally:
             self.share = previous
 
-    def manual_seed(self, seed: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        if not 0 <= int(seed) < 2**64:
-            raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-        self.seed = int(seed)
+    def manual_seed(self, seed: int, where: str = "Generator.manual_seed") -> None:
+        """Restart the stream of ``seed`` (an int in [0, 2**64)) at offset 0."""
+        self.seed = arguments.integer(seed, where, "seed", low=0, high=2**64 - 1)
         self.offset = 0
 
     def get_state(self) -> dict:
+        """``{"seed": int, "offset": int}``: a snapshot, for ``set_state``."""
         return {"seed": self.seed, "offset": self.offset}
 
-    def set_state(self, state: dict) -> None:
-        self.seed = int(state["seed"])
-        self.offset = int(state["offset"])
+    def set_state(self, state: dict, where: str = "Generator.set_state") -> None:
+        """Go back to ``get_state()``'s output: a dict of exactly an int "seed" in [0, 2**64)
+        and an int "offset" >= 0. All of it is checked before the generator changes."""
+        arguments.mapping(state, where, "state")
+        if set(state) != {"seed", "offset"}:
+            raise ValueError(f"{where}: state must be a dict with the keys 'offset' and 'seed' (get_rng_state()'s "
+                             f"output), got the keys {sorted(state, key=str)}")
+        seed = arguments.integer(state["seed"], where, "state['seed']", low=0, high=2**64 - 1)
+        offset = arguments.integer(state["offset"], where, "state['offset']", low=0)
+        self.seed, self.offset = seed, offset
 
     def take_blocks(self, n_words: int) -> tuple[int, int]:
         """Reserve the blocks holding ``n_words`` words; returns (seed, first block)."""
@@ -122,15 +128,17 @@ default_generator = Generator()
 
 def manual_seed(seed: int) -> None:
     """Seed fastnn's generator: the same seed gives the same numbers on every backend."""
-    default_generator.manual_seed(seed)
+    default_generator.manual_seed(seed, "manual_seed")
 
 
 def get_rng_state() -> dict:
+    """The generator's state ``{"seed": int, "offset": int}``, for ``set_rng_state``."""
     return default_generator.get_state()
 
 
 def set_rng_state(state: dict) -> None:
-    default_generator.set_state(state)
+    """Restore ``get_rng_state()``'s output; a malformed state raises and changes nothing."""
+    default_generator.set_state(state, "set_rng_state")
 
 
 def sample_share(start: int, rows: int, total: int):

@@ -19,16 +19,21 @@ weights each time they are read. As in Keras, a hand-written training loop adds 
 
 from __future__ import annotations
 
+import math
 import numbers
 
+from . import arguments
 from .ops.losses import l2 as _l2_penalty
 
 DEFAULT_FACTOR = 0.01  # Keras' default for "l1" / "l2"
 
 
-def _factor(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
-        raise ValueError(f"{what}: the factor must be a non-negative number, got {value!r}")
+def _factor(value, where, name):
+    """A penalty factor: a finite number >= 0 (NaN or inf would make every loss NaN or inf)."""
+    if not arguments.is_real(value):
+        raise TypeError(f"{where}: {name} must be a non-negative finite number, got {arguments._show(value)}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{where}: {name} must be a non-negative finite number, got {value!r}")
     return float(value)
 
 
@@ -56,7 +61,7 @@ class L2(Regularizer):
     """lam * sum(w^2); runs through the ``l2`` op (F.l2), so its gradient is 2 lam w."""
 
     def __init__(self, l2=DEFAULT_FACTOR):
-        self.l2 = _factor(l2, "l2")
+        self.l2 = _factor(l2, "L2", "l2")
 
     def __call__(self, weight):
         return _l2_penalty(weight, self.l2)
@@ -69,7 +74,7 @@ class L1(Regularizer):
     """lam * sum(|w|); the gradient lam sign(w) is a subgradient (0 at w = 0)."""
 
     def __init__(self, l1=DEFAULT_FACTOR):
-        self.l1 = _factor(l1, "l1")
+        self.l1 = _factor(l1, "L1", "l1")
 
     def __call__(self, weight):
         return weight.abs().sum() * self.l1
@@ -82,8 +87,8 @@ class L1L2(Regularizer):
     """l1 * sum(|w|) + l2 * sum(w^2)."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(l1, "l1_l2")
-        self.l2 = _factor(l2, "l1_l2")
+        self.l1 = _factor(l1, "L1L2", "l1")
+        self.l2 = _factor(l2, "L1L2", "l2")
 
     def __call__(self, weight):
         penalty = _l2_penalty(weight, self.l2)
@@ -114,22 +119,29 @@ _BY_NAME = {"l2": l2, "l1": l1, "l1_l2": l1_l2}
 _CLASSES = {"L2": L2, "L1": L1, "L1L2": L1L2}
 
 
-def get(identifier):
-    """A regularizer (or None) from None, a regularizer/callable, a float, a name or a config dict."""
+_EXPECTED = (f"None, a factor >= 0 (l2), a name ({', '.join(map(repr, _BY_NAME))}), a config dict "
+             f"or a callable weight -> Tensor")
+
+
+def get(identifier, where="regularizers.get", name="identifier"):
+    """A regularizer (or None) from None, a regularizer/callable, a float, a name or a config dict.
+
+    A bad identifier raises a TypeError/ValueError that names ``where`` (the layer class
+    that was given it, e.g. "Dense") and ``name`` (its argument, "kernel_regularizer")."""
     if identifier is None:
         return None
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
-            raise ValueError(f"unknown regularizer {identifier!r}; valid names are {', '.join(_BY_NAME)}")
+            raise ValueError(f"{where}: {name} must be {_EXPECTED}, got unknown regularizer {identifier!r}; "
+                             f"valid names are {', '.join(_BY_NAME)}")
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict):
-        return deserialize(identifier)
+        return deserialize(identifier, where, name)
     if isinstance(identifier, numbers.Real) and not isinstance(identifier, bool):
-        return L2(identifier)
+        return L2(_factor(identifier, where, name))
     if callable(identifier):
         return identifier
-    raise TypeError(f"a regularizer must be None, a float, one of {', '.join(_BY_NAME)}, or a callable "
-                    f"weight -> Tensor; got {identifier!r}")
+    raise TypeError(f"{where}: {name} must be {_EXPECTED}, got {arguments._show(identifier)}")
 
 
 def serialize(regularizer):
@@ -142,13 +154,22 @@ def serialize(regularizer):
     return {"class_name": "callable", "name": getattr(regularizer, "__qualname__", repr(regularizer))}
 
 
-def deserialize(config):
+def deserialize(config, where="regularizers.deserialize", name="config"):
+    """The regularizer of ``serialize``'s output (None stays None)."""
     if config is None:
         return None
-    config = dict(config)
+    config = dict(arguments.mapping(config, where, name))
     cls = _CLASSES.get(config.pop("class_name", None))
     if cls is None:
-        raise ValueError(f"cannot rebuild the regularizer {config!r}; only {', '.join(_CLASSES)} are known")
+        raise ValueError(f"{where}: {name} must be the config of one of {', '.join(_CLASSES)}, got {config!r}: "
+                         f"cannot rebuild the regularizer")
+    fields = set(cls().get_config()) - {"class_name"}
+    unknown = sorted(set(config) - fields, key=str)
+    if unknown:
+        raise ValueError(f"{where}: {name} must hold only the keys {sorted(fields)} of {cls.__name__}, "
+                         f"got {unknown[0]!r}")
+    for key, value in config.items():
+        _factor(value, where, f"{name}[{key!r}]")
     return cls(**config)
 
 

@@ -74,9 +74,10 @@ def default_num_threads() -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer, got {env!r}") from None
+            raise ValueError(f"default_num_threads: FASTNN_NUM_THREADS must be a positive integer, "
+                             f"got {env!r}") from None
         if n < 1:
-            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer, got {env!r}")
+            raise ValueError(f"default_num_threads: FASTNN_NUM_THREADS must be a positive integer, got {env!r}")
         return n
     try:
         return len(os.sched_getaffinity(0))
@@ -84,8 +85,17 @@ def default_num_threads() -> int:
         return os.cpu_count() or 1
 
 
+_CACHE_ON, _CACHE_OFF = ("1", "true", "yes", "on", ""), ("0", "false", "no", "off")
+
+
 def cache_enabled() -> bool:
-    return os.environ.get("FASTNN_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+    """``FASTNN_CACHE``: on unless 0/false/no/off; any other word than these and
+    1/true/yes/on is an error, not silently taken for "on"."""
+    value = os.environ.get("FASTNN_CACHE", "1").strip().lower()
+    if value not in _CACHE_ON and value not in _CACHE_OFF:
+        raise ValueError(f"cache_enabled: FASTNN_CACHE must be one of 1, true, yes, on, 0, false, no, off, "
+                         f"got {os.environ['FASTNN_CACHE']!r}")
+    return value not in _CACHE_OFF
 
 
 def cache_dir() -> Path:
@@ -154,9 +164,11 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for both Numba kernels and BLAS (applied now if numba is loaded)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    """Use ``n`` threads for both Numba kernels and BLAS (applied now if numba is loaded).
+    ``n`` is an int >= 1: a TypeError for a float, a string or a bool, a ValueError below 1."""
+    from .arguments import integer
+
+    n = integer(n, "set_num_threads", "n", low=1)
     _state["threads"] = n
     if _state["applied"]:
         _apply(n)

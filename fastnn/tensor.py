@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from . import backend as backends
 from .function import register_tensor_class
 from .grad_mode import is_grad_enabled, no_grad
@@ -34,16 +35,37 @@ def _default_dtype(raw, data) -> np.dtype:
         return np.dtype("int64")
     if data.dtype.kind == "b":
         return np.dtype("bool")
-    raise TypeError(f"tensor: cannot make a tensor of dtype {data.dtype}; use numbers or arrays of floats, ints or bools")
+    if data.dtype.kind == "O" and data.size and all(arguments.is_int(v) for v in data.reshape(-1)):
+        # Python ints beyond 64 bits: say which one does not fit (int64, the default)
+        arguments.fits_integer_dtype(data, np.int64, "tensor", "data")
+    raise TypeError(f"tensor: data must be numbers or arrays of floats, ints or bools, "
+                    f"got an array of dtype {data.dtype}")
 
 
-def _check_dtype(dtype) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f" and dtype not in FLOAT_DTYPES:
-        raise TypeError(f"tensor: floating dtype must be float32 or float64, got {dtype}")
-    if dtype.kind not in "fiub":
-        raise TypeError(f"tensor: unsupported dtype {dtype}; use float32, float64, an integer type or bool")
-    return dtype
+#: dtype arguments already checked (as given: a name, a NumPy type or a dtype) -> their dtype
+_CHECKED_DTYPES: dict = {}
+
+
+def _check_dtype(dtype, where="tensor", name="dtype") -> np.dtype:
+    """``dtype`` as a np.dtype: float32, float64, an integer type or bool; a TypeError
+    naming ``where`` and ``name`` for anything else (float16, complex, a bad name, None)."""
+    try:
+        return _CHECKED_DTYPES[dtype]
+    except (KeyError, TypeError):   # not seen yet, or unhashable
+        pass
+    try:
+        checked = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):
+        checked = None
+    if checked is None or checked.kind not in "fiub" or (checked.kind == "f" and checked not in FLOAT_DTYPES):
+        arguments._fail(TypeError, where, name, "float32 or float64, an integer type or bool",
+                        dtype if checked is None else str(checked))
+    if len(_CHECKED_DTYPES) < 256:
+        try:
+            _CHECKED_DTYPES[dtype] = checked
+        except TypeError:
+            pass
+    return checked
 
 
 class Tensor:
@@ -99,6 +121,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag: bool):
+        if flag is not False and flag is not True:
+            flag = arguments.boolean(flag, "Tensor.requires_grad", "requires_grad")
         if flag and self.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating tensors can need gradients, this one is {self.dtype}")
         if not flag and self._node is not None:
@@ -161,7 +185,7 @@ class Tensor:
         return M.Move.apply(self, target=backends.get(backend))
 
     def astype(self, dtype) -> "Tensor":
-        dtype = _check_dtype(dtype)
+        dtype = _check_dtype(dtype, "Tensor.astype")
         if dtype == self.dtype:
             return self
         return M.Cast.apply(self, dtype=dtype)
@@ -271,15 +295,24 @@ class Tensor:
 
     # -- shape -----------------------------------------------------------------
     def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return M.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+        if len(shape) == 1 and type(shape[0]) is not int:
+            shape = shape[0]        # reshape((2, 3)) or reshape([2, 3]); anything else fails below
+        if type(shape) is not tuple:
+            shape = tuple(shape) if type(shape) is list else (shape,)
+        for s in shape:             # ints >= -1: the usual case, checked without a call
+            if type(s) is not int or s < -1:
+                shape = arguments.shape(shape, "Tensor.reshape", "shape", allow_infer=True)
+                break
+        return M.Reshape.apply(self, shape=shape)
 
     def flatten(self, start_axis=0):
+        if type(start_axis) is not int or not -self.ndim <= start_axis <= self.ndim:
+            start_axis = arguments.integer(start_axis, "Tensor.flatten", "start_axis", -self.ndim, self.ndim)
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return M.Transpose.apply(self, axes=tuple(axes) if axes else None)
+        return M.Transpose.apply(self, axes=tuple(axes) if axes else None)   # the op checks the axes
 
     @property
     def T(self):
@@ -287,19 +320,35 @@ class Tensor:
 
     # -- reductions --------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
-        return M.Sum.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+        if keepdims is not False and keepdims is not True:
+            keepdims = arguments.boolean(keepdims, "Tensor.sum", "keepdims")
+        return M.Sum.apply(self, axis=_axes(axis, self.ndim, "Tensor.sum"), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return M.Mean.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+        if keepdims is not False and keepdims is not True:
+            keepdims = arguments.boolean(keepdims, "Tensor.mean", "keepdims")
+        return M.Mean.apply(self, axis=_axes(axis, self.ndim, "Tensor.mean"), keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return M.Extreme.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims, mode="max")
+        if keepdims is not False and keepdims is not True:
+            keepdims = arguments.boolean(keepdims, "Tensor.max", "keepdims")
+        return M.Extreme.apply(self, axis=_axes(axis, self.ndim, "Tensor.max"), keepdims=keepdims, mode="max")
 
     def min(self, axis=None, keepdims=False):
-        return M.Extreme.apply(self, axis=_axes(axis, self.ndim), keepdims=keepdims, mode="min")
+        if keepdims is not False and keepdims is not True:
+            keepdims = arguments.boolean(keepdims, "Tensor.min", "keepdims")
+        return M.Extreme.apply(self, axis=_axes(axis, self.ndim, "Tensor.min"), keepdims=keepdims, mode="min")
 
     def argmax(self, axis=None):
-        return Tensor._make(self.data.argmax(axis=axis), self._backend)
+        if axis is not None and type(axis) is not int:
+            axis = _axis(axis, self.ndim, "Tensor.argmax")
+        try:
+            return Tensor._make(self.data.argmax(axis=axis), self._backend)
+        except ValueError:          # an axis out of range (AxisError), or an empty tensor
+            if axis is not None:
+                axis = _axis(axis, self.ndim, "Tensor.argmax")
+            raise ValueError(f"Tensor.argmax: {'the tensor' if axis is None else f'axis {axis}'} must not be "
+                             f"empty, got a tensor of shape {self.shape}") from None
 
     # -- elementwise math ------------------------------------------------------
     def exp(self):
@@ -315,20 +364,35 @@ class Tensor:
         return M.Abs.apply(self)
 
     def clip(self, min=None, max=None):
-        return M.Clip.apply(self, low=min, high=max)
+        low, high = min, max
+        for name, bound in (("min", low), ("max", high)):
+            if bound is not None and (not arguments.is_real(bound) or bound != bound):
+                arguments._fail(TypeError if not arguments.is_real(bound) else ValueError, "Tensor.clip", name,
+                                "a number (not NaN) or None", bound)
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"Tensor.clip: min must be <= max, got min={low!r} and max={high!r}")
+        return M.Clip.apply(self, low=low, high=high)
 
 
-def _axes(axis, ndim):
-    """Normalise an axis argument to a sorted tuple of non-negative axes (or None)."""
+def _axes(axis, ndim, where):
+    """An axis argument as a sorted tuple of non-negative axes (or None); a TypeError or
+    ValueError naming ``where`` for a float, a string, an axis out of range or a repeat."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % ndim)
-    return tuple(sorted(set(out)))
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)
+    return arguments.axes(axis, ndim, where)
+
+
+def _axis(axis, ndim, where, name="axis"):
+    """One axis of an ndim-dimensional tensor, as a non-negative int."""
+    if type(axis) is int and -ndim <= axis < ndim:
+        return axis % ndim
+    if not arguments.is_int(axis):
+        arguments._fail(TypeError, where, name, "an int", axis)
+    if ndim == 0:
+        arguments._fail(ValueError, where, name, "None for a 0-d tensor (it has no axes)", axis)
+    return arguments.integer(axis, where, name, -ndim, ndim - 1) % ndim
 
 
 def _plain_pair(a: Tensor, b: Tensor) -> bool:
@@ -444,6 +508,8 @@ def tensor(data, dtype=None, requires_grad=False, backend=None) -> Tensor:
 
     dtype: float32 for Python numbers and lists of floats; a NumPy/CuPy array keeps its dtype.
     """
+    if requires_grad is not False and requires_grad is not True:
+        requires_grad = arguments.boolean(requires_grad, "tensor", "requires_grad")
     if isinstance(data, Tensor):
         target = backends.resolve(backend or data.backend)
         raw = data._backend.to_numpy(data.data) if target is not data._backend else data.data
@@ -453,14 +519,53 @@ def tensor(data, dtype=None, requires_grad=False, backend=None) -> Tensor:
     source = backends.of_array(raw)
     if not source.host_memory and not target.owns(raw):
         raw = source.to_numpy(raw)
-    host_view = raw if target.owns(raw) else np.asarray(raw)
-    dtype = _check_dtype(dtype if dtype is not None else _default_dtype(raw, host_view))
-    if host_view.dtype.kind == "f" and dtype.kind in "iub":
-        raise TypeError(f"tensor: refusing to cast floating data ({host_view.dtype}) to {dtype}; round it explicitly")
+    if type(raw) is str or type(raw) is bytes or raw is None:
+        arguments._fail(TypeError, "tensor", "data", "a number, a (nested) list of numbers or an array", raw)
+    try:
+        host_view = raw if target.owns(raw) else np.asarray(raw)
+    except ValueError as exc:    # ragged nested lists
+        raise ValueError(f"tensor: data must be a rectangular (nested) list of numbers or an array, "
+                         f"got {arguments._show(raw)} ({exc})") from None
+    kind = host_view.dtype.kind
+    if dtype is None:
+        dtype = _check_dtype(_default_dtype(raw, host_view), "tensor", "data dtype")
+    else:
+        dtype = _check_dtype(dtype)
+        if kind not in "fiub" and not (kind == "O" and all(arguments.is_real(v) or isinstance(v, (bool, np.bool_))
+                                                           for v in host_view.reshape(-1))):
+            # strings, complex numbers, objects: NumPy would parse, drop the imaginary part or fail deep inside
+            raise TypeError(f"tensor: data must be numbers or arrays of floats, ints or bools, "
+                            f"got an array of dtype {host_view.dtype}")
+    if kind == "f" and dtype.kind in "iub":
+        raise TypeError(f"tensor: dtype must be a floating dtype for floating data ({host_view.dtype}), "
+                        f"got {dtype}; refusing to cast it, round it explicitly")
+    if dtype.kind in "iub" and kind in "iuO" and dtype != host_view.dtype and host_view.size:
+        _check_integers_fit(host_view, dtype)
     array = target.xp.array(host_view, dtype=dtype, copy=True)
     t = Tensor._make(array, target)
     t.requires_grad = requires_grad
     return t
+
+
+def _check_integers_fit(values, dtype) -> None:
+    """Integer data cast to a narrower integer dtype (or to bool) must fit it: 300 does not
+    become 44 in uint8, nor 2**63 a negative int64. One min and one max over the data (on
+    its device), only when the data's dtype does not cast safely to ``dtype``."""
+    if dtype.kind != "b":
+        if values.dtype.kind == "O":       # Python ints beyond 64 bits
+            arguments.fits_integer_dtype(values, dtype, "tensor", "data")
+            return
+        if np.can_cast(values.dtype, dtype):
+            return
+    low, high = values.min().item(), values.max().item()
+    if dtype.kind == "b":
+        if low < 0 or high > 1:
+            arguments._fail(ValueError, "tensor", "data", "0s and 1s to make a bool tensor", low if low < 0 else high)
+        return
+    info = np.iinfo(dtype)
+    if low < info.min or high > info.max:
+        arguments._fail(ValueError, "tensor", "data", f"integers that {dtype} holds, in [{info.min}, {info.max}]",
+                        low if low < info.min else high)
 
 
 register_tensor_class(Tensor)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import distributed, validation
+from . import arguments, distributed, validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader
 from .direct_step import DirectStep
@@ -42,7 +42,41 @@ def checked_xy(model, x, y, x_name="x", y_name="y"):
     validation.check_lengths(x, y, x_name, y_name)
     output_shape = validation.check_features(model, x, x_name)
     y = validation.prepare_targets(model.loss, y, output_shape, x.shape[0], y_name, _float_dtype(model))
+    _check_metrics(model, output_shape, y, y_name)
     return x, y
+
+
+def _check_metrics(model, output_shape, y, y_name) -> None:
+    """Every compiled metric takes targets like ``y`` against outputs of ``output_shape``:
+    tried on one sample (outputs of zeros) before anything runs, since a metric that does
+    not suit the targets would fail only after the first step had trained. The metrics'
+    state is reset after (fit, evaluate and the batch methods reset it anyway)."""
+    if not model.metrics or output_shape is None or any(s is None for s in output_shape):
+        return
+    backend = model._backend
+    pred = make_tensor(np.zeros((1,) + tuple(output_shape), dtype=_float_dtype(model)), backend=backend)
+    target = make_tensor(y[:1], backend=backend)
+    for metric in model.metrics:
+        try:
+            metric.update_state(pred, target)
+        except (ValueError, TypeError) as error:
+            shape = "(" + ", ".join(["None", *map(str, output_shape)]) + ")"
+            raise type(error)(f"{y_name} (shape {tuple(y.shape)}) does not suit the metric {metric.name!r} given to "
+                              f"compile, for outputs of shape {shape}: {error}") from None
+        finally:
+            metric.reset_state()
+
+
+def _check_loader(loader, batch_size, caller, name="x"):
+    """A DataLoader given as ``name``: it brings its own batch size (a different ``batch_size``
+    would be ignored, so it is an error) and must yield at least one batch."""
+    if batch_size is not None and batch_size != loader.batch_size:
+        raise ValueError(f"{caller}: batch_size must be None (or the DataLoader's own {loader.batch_size}) when {name} "
+                         f"is a DataLoader, which brings its own batch size, got {batch_size!r}")
+    if len(loader) == 0:
+        raise ValueError(f"{caller}: the DataLoader {name} yields no batches: {loader.num_samples} samples with "
+                         f"batch_size={loader.batch_size} and drop_last=True; use a smaller batch_size or "
+                         f"drop_last=False")
 
 
 def checked_loader(model, x, y, batch_size, shuffle, caller, x_name="x", y_name="y"):
@@ -52,6 +86,7 @@ def checked_loader(model, x, y, batch_size, shuffle, caller, x_name="x", y_name=
             raise ValueError(f"{caller}: y must be None when x is a DataLoader (the loader holds the targets)")
         if x.y is None:
             raise ValueError(f"{caller}: the DataLoader has no targets; make it as DataLoader(x, y, ...)")
+        _check_loader(x, batch_size, caller, x_name)
         prefix = "DataLoader" if x_name == "x" else x_name
         xs, ys = checked_xy(model, x.x, x.y, f"{prefix}.x", f"{prefix}.y")
         loader = x._replace(xs, ys)
@@ -60,7 +95,7 @@ def checked_loader(model, x, y, batch_size, shuffle, caller, x_name="x", y_name=
         return loader
     if x is None:
         raise ValueError(f"{caller}: x is missing; pass arrays x and y, or a DataLoader")
-    _check_batch_size(batch_size, caller)
+    batch_size = _check_batch_size(batch_size, caller)
     xs, ys = checked_xy(model, x, y, x_name, y_name)
     return DataLoader(xs, ys, batch_size=batch_size, shuffle=shuffle, dtype=_dtype_of(xs))
 
@@ -71,11 +106,11 @@ def _fit_loaders(model, x, y, batch_size, shuffle, validation_split, validation_
         if validation_split:
             raise ValueError("fit: validation_split needs arrays; with a DataLoader pass "
                              "validation_data=(x_val, y_val) or another DataLoader")
-        train = checked_loader(model, x, y, None, True, "fit")
+        train = checked_loader(model, x, y, batch_size, True, "fit")
     else:
         if x is None:
             raise ValueError("fit: x is missing; pass arrays x and y, or a DataLoader")
-        _check_batch_size(batch_size, "fit")
+        batch_size = _check_batch_size(batch_size, "fit")
         xs, ys = checked_xy(model, x, y)
         n_val = validation.check_validation_split(validation_split, xs.shape[0])
         if n_val:  # Keras: the last samples, taken before any shuffling
@@ -86,29 +121,35 @@ def _fit_loaders(model, x, y, batch_size, shuffle, validation_split, validation_
         if val_loader is not None:
             raise ValueError("fit: give validation_split or validation_data, not both")
         val_loader = _validation_loader(model, validation_data, train.batch_size)
+    # Every training batch must be one the model can train on (batch norm: more than one value per channel).
+    validation.check_batch_statistics(model, train.num_samples, train.batch_size, train.drop_last, "fit")
     return train, val_loader
 
 
 def _validation_loader(model, data, batch_size):
     if isinstance(data, DataLoader):
         return checked_loader(model, data, None, None, False, "fit", "validation_data")
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        extra = " (sample weights are not supported)" if isinstance(data, (tuple, list)) and len(data) == 3 else ""
+    if not isinstance(data, (tuple, list)):
+        raise TypeError(f"fit: validation_data must be a tuple (x_val, y_val) or a DataLoader, got "
+                        f"{type(data).__name__}")
+    if len(data) != 2:
+        extra = " (sample weights are not supported)" if len(data) == 3 else ""
         raise ValueError(f"fit: validation_data must be a tuple (x_val, y_val) or a DataLoader, got "
-                         f"{type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list))
-                                                     else "") + extra)
+                         f"{type(data).__name__} of length {len(data)}{extra}")
     return checked_loader(model, data[0], data[1], batch_size, False, "fit", "validation_data[0]",
                           "validation_data[1]")
 
 
 # -- fit --------------------------------------------------------------------------
-def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, initial_epoch=0) -> History:
     """Train for ``epochs - initial_epoch`` epochs; returns the ``History`` (also ``model.history``).
 
     x, y: arrays (numpy, or cupy for a gpu model) or fnn tensors; or ``x`` a
         ``fastnn.data.DataLoader`` (then y is None and the loader's batch size and
         shuffling apply).
+    batch_size: samples per step (None: 32, or a DataLoader's own; another value with a
+        DataLoader is an error).
     validation_split: the fraction of samples held out for validation, taken from the
         end of x and y before shuffling (Keras); validation_data: (x_val, y_val) or a
         DataLoader. Validation runs in inference mode after every epoch.
@@ -126,13 +167,17 @@ def fit(model, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=Non
     regularization included), each metric by name, "val_loss" and "val_<metric>"
     when validating, and "lr". Batch logs hold the batch's "loss" and metrics.
     """
+    # Every argument, then all the data, is checked before anything changes (fastnn.validation).
     model._require_compiled("fit")
-    verbose = check_verbose(verbose)
-    batch_size = 32 if batch_size is None else batch_size
-    epochs = _non_negative_int(epochs, "fit: epochs")
-    initial_epoch = _non_negative_int(initial_epoch, "fit: initial_epoch")
-    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-        callbacks = [callbacks]
+    verbose = _checked_verbose(verbose, "fit")
+    epochs = arguments.integer(epochs, "fit", "epochs", low=0)
+    initial_epoch = arguments.integer(initial_epoch, "fit", "initial_epoch", low=0)
+    if initial_epoch > epochs:
+        raise ValueError(f"fit: initial_epoch must be at most epochs (the epoch to stop before: epochs "
+                         f"initial_epoch, ..., epochs - 1 run), got initial_epoch={initial_epoch} with epochs={epochs}")
+    shuffle = arguments.boolean(shuffle, "fit", "shuffle")
+    validation_split = arguments.real(validation_split, "fit", "validation_split", low=0.0, high=1.0, high_open=True)
+    callbacks = _checked_callbacks(callbacks, "fit")
     train, val = _fit_loaders(model, x, y, batch_size, shuffle, validation_split, validation_data)
     model._attach_optimizer()
     # In a world of several processes (fastnn.distributed), data-parallel (fastnn/replicas.py).
@@ -277,7 +322,7 @@ def evaluate_loader(model, loader, backend, progress=None, replicas=None) -> dic
 
 
 # -- evaluate / predict --------------------------------------------------------------
-def evaluate(model, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
+def evaluate(model, x=None, y=None, batch_size=None, verbose=0, return_dict=False):
     """Loss and metrics on (x, y) (arrays or a DataLoader), in inference mode.
 
     Returns the loss (a float) without metrics, else ``[loss, metric1, ...]`` in the order
@@ -285,8 +330,8 @@ def evaluate(model, x=None, y=None, batch_size=32, verbose=0, return_dict=False)
     verbose=1 shows a bar and then the result line on a terminal; verbose=2 prints the result line.
     """
     model._require_compiled("evaluate")
-    verbose = check_verbose(verbose)
-    batch_size = 32 if batch_size is None else batch_size
+    verbose = _checked_verbose(verbose, "evaluate")
+    return_dict = arguments.boolean(return_dict, "evaluate", "return_dict")
     loader = checked_loader(model, x, y, batch_size, False, "evaluate")
     backend = model._backend
     progress = Progress(verbose, 1, len(loader))
@@ -301,19 +346,21 @@ def evaluate(model, x=None, y=None, batch_size=32, verbose=0, return_dict=False)
     return logs["loss"] if not model.metrics else [logs["loss"], *(logs[m.name] for m in model.metrics)]
 
 
-def predict(model, x, batch_size=32, verbose=0):
+def predict(model, x, batch_size=None, verbose=0):
     """The model's outputs for ``x`` (arrays, a tensor or a DataLoader, whose targets are
     ignored), in inference mode and in order, as a host numpy array (a list of arrays
     for a model with several outputs). Outputs are what ``call`` returns: probabilities
     for a model ending in softmax, logits otherwise."""
-    verbose = check_verbose(verbose)
-    batch_size = 32 if batch_size is None else batch_size
+    verbose = _checked_verbose(verbose, "predict")
     if isinstance(x, DataLoader):
+        _check_loader(x, batch_size, "predict")
         loader = x._replace(validation.prepare_features(model, x.x, "DataLoader.x", check_values=False))
         loader.shuffle = False
         what = "DataLoader.x"
     else:
-        _check_batch_size(batch_size, "predict")
+        if x is None:
+            raise ValueError("predict: x is missing; pass an array of inputs or a DataLoader")
+        batch_size = _check_batch_size(batch_size, "predict")
         xs = validation.prepare_features(model, x, "x", check_values=False)
         loader = DataLoader(xs, batch_size=batch_size, dtype=_dtype_of(xs))
         what = "x"
@@ -339,6 +386,8 @@ def train_on_batch(model, x, y, return_dict=False):
     """One training step on one batch (validated first); returns the batch loss, or
     ``[loss, *metrics]`` with metrics (``return_dict=True``: a dict). Metrics cover this batch."""
     model._require_compiled("train_on_batch")
+    return_dict = arguments.boolean(return_dict, "train_on_batch", "return_dict")
+    _require_x(x, "train_on_batch")
     xs, ys = checked_xy(model, x, y)
     model._attach_optimizer()
     backend = model._backend
@@ -354,6 +403,8 @@ def train_on_batch(model, x, y, return_dict=False):
 def test_on_batch(model, x, y, return_dict=False):
     """Loss and metrics of one batch in inference mode (no update); forms as ``train_on_batch``."""
     model._require_compiled("test_on_batch")
+    return_dict = arguments.boolean(return_dict, "test_on_batch", "return_dict")
+    _require_x(x, "test_on_batch")
     xs, ys = checked_xy(model, x, y)
     backend = model._backend
     logs = evaluate_loader(model, DataLoader(xs, ys, batch_size=xs.shape[0], dtype=_dtype_of(xs)), backend)
@@ -362,7 +413,11 @@ def test_on_batch(model, x, y, return_dict=False):
 
 def predict_on_batch(model, x):
     """The outputs for one batch as a host numpy array (inference mode)."""
-    return predict(model, x, batch_size=max(1, len(x)))
+    if isinstance(x, DataLoader):
+        raise TypeError("predict_on_batch: x must be an array of one batch, got a DataLoader; use predict")
+    _require_x(x, "predict_on_batch")
+    xs = validation.prepare_features(model, x, "x", check_values=False)
+    return predict(model, xs, batch_size=xs.shape[0])
 
 
 def _batch_result(model, loss, return_dict):
@@ -372,15 +427,45 @@ def _batch_result(model, loss, return_dict):
     return loss if not model.metrics else [loss, *(logs[m.name] for m in model.metrics)]
 
 
-def _check_batch_size(batch_size, caller):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{caller}: batch_size must be a positive int, got {batch_size!r}")
+def _check_batch_size(batch_size, caller) -> int:
+    """batch_size for arrays: None (32) or an int >= 1."""
+    return 32 if batch_size is None else arguments.integer(batch_size, caller, "batch_size", low=1)
 
 
-def _non_negative_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be a non-negative int, got {value!r}")
-    return int(value)
+def _checked_verbose(verbose, caller) -> int:
+    """0, 1 or 2 (True / False as 1 / 0, and Keras' "auto" as 1)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if not arguments.is_int(verbose) and not isinstance(verbose, str):
+        raise TypeError(f"{caller}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or "
+                        f"'auto', got {verbose!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"{caller}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or "
+                         f"'auto', got {verbose!r}")
+    return check_verbose(int(verbose))
+
+
+def _checked_callbacks(callbacks, caller) -> list:
+    """A list of Callback objects (one Callback alone is a list of one)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{caller}: callbacks must be a list of fastnn.callbacks.Callback objects, got "
+                        f"{type(callbacks).__name__}")
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            raise TypeError(f"{caller}: callbacks[{i}] must be a fastnn.callbacks.Callback, got "
+                            f"{type(callback).__name__}")
+    return list(callbacks)
+
+
+def _require_x(x, caller) -> None:
+    if x is None:
+        raise ValueError(f"{caller}: x is missing; pass an array of inputs")
 
 
 def _dtype_of(array):

@@ -122,14 +122,14 @@ def test_inputs_may_be_lists_and_tensors():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(x=np.zeros((4, 2)), y=np.zeros(3)), ValueError, r"same number of samples, got 4 samples in x and 3 in y"),
-    (dict(x=np.zeros((4, 2)), batch_size=0), ValueError, r"batch_size must be a positive int, got 0"),
-    (dict(x=np.zeros((4, 2)), batch_size=2.0), ValueError, r"batch_size must be a positive int, got 2.0"),
-    (dict(x=np.zeros((4, 2)), batch_size=True), ValueError, r"batch_size must be a positive int"),
+    (dict(x=np.zeros((4, 2)), batch_size=0), ValueError, r"DataLoader: batch_size must be an int >= 1, got 0"),
+    (dict(x=np.zeros((4, 2)), batch_size=2.0), TypeError, r"DataLoader: batch_size must be an int, got 2.0"),
+    (dict(x=np.zeros((4, 2)), batch_size=True), TypeError, r"DataLoader: batch_size must be an int, got True"),
     (dict(x=np.array(["a", "b"])), TypeError, r"DataLoader: x must hold numbers .* got dtype <U1"),
     (dict(x=np.zeros((4, 2)), y=np.array([None] * 4)), TypeError, r"DataLoader: y must hold numbers .* object"),
     (dict(x=np.float32(3.0)), ValueError, r"x needs a sample axis"),
-    (dict(x=np.zeros((4, 2)), dtype="int32"), TypeError, r"dtype must be float32 or float64, got int32"),
-    (dict(x=np.zeros((4, 2)), seed=-1), ValueError, r"seed must be in"),
+    (dict(x=np.zeros((4, 2)), dtype="int32"), TypeError, r"DataLoader: dtype must be float32 or float64 .*got 'int32'"),
+    (dict(x=np.zeros((4, 2)), seed=-1), ValueError, r"DataLoader: seed must be an int in \[0, .*got -1"),
     (dict(x=np.zeros((4, 2)), backend="tpu"), ValueError, r"tpu"),
 ])
 def test_errors(kwargs, error, match):

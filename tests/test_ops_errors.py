@@ -279,9 +279,9 @@ def test_losses_refuse_an_empty_batch():
 # -- tensor-level argument errors ---------------------------------------------------------------------
 
 def test_reduction_and_shape_errors():
-    with raises(ValueError, "axis 5", "2 dimensions"):
+    with raises(ValueError, "Tensor.sum: axis must be", "2 dimensions", "got (0, 5)"):
         t(2, 3).sum(axis=(0, 5))
-    with raises(ValueError, "axis -3"):
+    with raises(ValueError, "Tensor.mean: axis must be", "got -3"):
         t(2, 3).mean(axis=-3)
     with raises(ValueError, "reshape", "(2, 3)", "(4, 2)"):
         t(2, 3).reshape(4, 2)

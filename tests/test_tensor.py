@@ -248,7 +248,7 @@ def test_reductions_values():
     assert t.max(axis=1, keepdims=True).shape == (2, 1, 4)
     np.testing.assert_array_equal(t.argmax(axis=2).numpy(), np.full((2, 3), 3))
     assert t.mean().dtype == np.float64 and fnn.tensor([1.0, 2.0]).mean().dtype == np.float32
-    with pytest.raises(ValueError, match="axis 3"):
+    with pytest.raises(ValueError, match=r"Tensor.sum: axis must be in \[-3, 2\] .* got 3"):
         t.sum(axis=3)
 
 
@@ -259,7 +259,7 @@ def test_shape_ops_values():
     assert t.flatten().shape == (24,) and t.flatten(1).shape == (2, 12)
     np.testing.assert_array_equal(t.transpose(2, 0, 1).numpy(), x.transpose(2, 0, 1))
     np.testing.assert_array_equal(t.T.numpy(), x.T)
-    with pytest.raises(ValueError, match="cannot reshape"):
+    with pytest.raises(ValueError, match=r"Tensor.reshape: shape must hold the 24 elements .* got \(5, 5\)"):
         t.reshape(5, 5)
     with pytest.raises(ValueError, match="permutation"):
         t.transpose(0, 0, 1)

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import arguments
 from .. import backend as backends
 from .. import init as initializers
 from .. import regularizers
@@ -75,29 +76,40 @@ def unique_name(base: str) -> str:
 
 
 def float_dtype(dtype, what="dtype") -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{what} must be float32 or float64, got {dtype}")
-    return dtype
+    """float32 or float64 as a NumPy dtype; ``what`` names the argument in the error
+    ("Dense: dtype")."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{what} must be float32 or float64, got {arguments._show(dtype)}") from None
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"{what} must be float32 or float64, got {resolved}")
+    return resolved
 
 
-def normalize_shape(shape):
+def normalize_shape(shape, where=None, name="shape"):
     """A feature shape as a tuple of ints (None allowed for sizes known only at call time),
-    or a list of such tuples for layers that take several inputs (Add)."""
+    or a list of such tuples for layers that take several inputs (Add). ``where`` and
+    ``name`` say whose argument it is in an error ("Input", "shape")."""
+    label = f"{where}: {name}" if where else f"a {name}"
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        if shape < 0:
+            raise ValueError(f"{label} must hold non-negative ints (or None), got {shape!r}")
         return (int(shape),)
     if isinstance(shape, (tuple, list)) and shape and all(isinstance(s, (tuple, list)) for s in shape):
-        return [normalize_shape(s) for s in shape]
+        return [normalize_shape(s, where, name) for s in shape]
     if not isinstance(shape, (tuple, list)):
-        raise TypeError(f"a shape must be a tuple of ints, got {shape!r}")
+        raise TypeError(f"{label} must be a tuple of ints, got {shape!r}")
     out = []
     for s in shape:
         if s is None:
             out.append(None)
         elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0:
             out.append(int(s))
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+            raise ValueError(f"{label} must hold non-negative ints (or None), got {tuple(shape)}")
         else:
-            raise ValueError(f"a shape must hold non-negative ints (or None), got {tuple(shape)}")
+            raise TypeError(f"{label} must hold non-negative ints (or None), got {tuple(shape)}")
     return tuple(out)
 
 
@@ -271,11 +283,20 @@ class Layer:
     #: fastnn/replicas.py averages them over the ranks after every step.
     global_statistics = False
 
-    def __init__(self, name=None, dtype=None, input_shape=None):
+    def __init__(self, name=None, dtype=None, input_shape=None, **unknown):
+        owner = type(self).__name__
+        if unknown:
+            # Python would name Layer.__init__; the user called the subclass
+            raise TypeError(f"{owner}: unknown arguments {sorted(unknown)}; the arguments every layer takes "
+                            f"are name, dtype and input_shape (see {owner}'s docstring for its own)")
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a string, got {name!r}")
-        self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self.dtype = None if dtype is None else float_dtype(dtype)
+            raise TypeError(f"{owner}: name must be a non-empty string or None, got {name!r}")
+        if name == "":
+            raise ValueError(f"{owner}: name must be a non-empty string or None, got ''")
+        if input_shape is not None:
+            input_shape = normalize_shape(input_shape, owner, "input_shape")
+        self.name = name or unique_name(to_snake_case(owner))
+        self.dtype = None if dtype is None else float_dtype(dtype, f"{owner}: dtype")
         self.training = True
         self.built = False
         self.input_spec = None
@@ -283,7 +304,7 @@ class Layer:
         self._output_shape = None
         self._weight_specs: list[_WeightSpec] = []
         self._build_backend = None
-        self._declared_input_shape = None if input_shape is None else normalize_shape(input_shape)
+        self._declared_input_shape = input_shape
         self._layer_initialized = True
 
     def __init_subclass__(cls, **kwargs):
@@ -359,7 +380,9 @@ class Layer:
         shape = normalize_shape(shape)
         if isinstance(shape, list) or None in shape:
             raise ValueError(f"add_weight: {self._label()}.{name} needs a concrete shape, got {shape}")
-        dtype = float_dtype(dtype) if dtype is not None else (self.dtype or np.dtype("float32"))
+        dtype = float_dtype(dtype, "add_weight: dtype") if dtype is not None else (self.dtype or np.dtype("float32"))
+        # checked before the initializer draws from the random stream: a refused weight leaves no trace
+        regularizer = regularizers.get(regularizer, "add_weight", "regularizer")
         backend = self._build_backend or backends.current()
         value = initializers.initialize(initializer, shape, dtype, backend)
         # A fresh leaf of our own, with the asked dtype and backend, whatever a user initializer returned.
@@ -367,7 +390,7 @@ class Layer:
         value.requires_grad = bool(trainable)
         value.name = f"{self.name}/{name}"
         self.__dict__[name] = value
-        self._weight_specs.append(_WeightSpec(name, bool(trainable), regularizers.get(regularizer)))
+        self._weight_specs.append(_WeightSpec(name, bool(trainable), regularizer))
         return value
 
     def _walk(self):
@@ -461,24 +484,50 @@ class Layer:
     def set_weights(self, arrays) -> None:
         """Replace the values of ``weights`` (in place, so optimizers keep their references).
 
-        ``arrays``: one array per weight, in ``weights`` order, each of the weight's shape.
-        Every shape is checked before anything is written.
+        ``arrays``: a list with one array (or Tensor) per weight, in ``weights`` order, each
+        of the weight's shape and of real numbers (ints or floats; they are converted to the
+        weight's dtype, and a value that dtype cannot hold is an error, not an inf). Every
+        array is checked and converted before anything is written: after an error the
+        weights are as they were.
         """
+        label = self._label()
         entries = self._weight_entries()
-        arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        if not isinstance(arrays, (list, tuple)):
+            raise TypeError(f"{label}: set_weights arrays must be a list of arrays, one per weight in weights order, "
+                            f"got {arguments._show(arrays)}")
         if not entries and not self.built and arrays:
-            raise ValueError(f"{self._label()}: set_weights needs the weights to exist; build the layer first "
+            raise ValueError(f"{label}: set_weights needs the weights to exist; build the layer first "
                              f"(call it on a batch, or build(input_shape))")
         if len(arrays) != len(entries):
             names = ", ".join(f"{o.name}/{s.name}" for o, s, _ in entries)
-            raise ValueError(f"{self._label()}: set_weights expected {len(entries)} arrays ({names}), "
+            raise ValueError(f"{label}: set_weights expected {len(entries)} arrays ({names}), "
                              f"got {len(arrays)}")
+        values = []
         for i, ((owner, spec, t), a) in enumerate(zip(entries, arrays)):
+            what = f"{label}: set_weights array {i} (for {owner.name}/{spec.name})"
+            if isinstance(a, Tensor):
+                a = a.numpy()
+            elif not isinstance(a, np.ndarray):
+                try:
+                    a = np.asarray(a)
+                except (TypeError, ValueError):
+                    raise TypeError(f"{what} must be an array of real numbers, got "
+                                    f"{arguments._show(a)}") from None
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"{what} must be an array of real numbers (ints or floats), got dtype {a.dtype}")
             if tuple(a.shape) != t.shape:
-                raise ValueError(f"{self._label()}: set_weights array {i} is for {owner.name}/{spec.name} of shape "
+                raise ValueError(f"{label}: set_weights array {i} is for {owner.name}/{spec.name} of shape "
                                  f"{t.shape}, got an array of shape {tuple(a.shape)}")
-        for (_, _, t), a in zip(entries, arrays):
-            t.data = make_tensor(a, dtype=t.dtype, backend=t.backend).data
+            with np.errstate(over="ignore"):
+                cast = a.astype(t.dtype)
+            if a.dtype.kind == "f" and a.dtype.itemsize > t.dtype.itemsize:
+                overflow = np.isinf(cast) & np.isfinite(a)
+                if overflow.any():
+                    raise ValueError(f"{what} must hold values that {t.dtype} holds (|x| <= "
+                                     f"{np.finfo(t.dtype).max:.4g}), got {float(a[overflow].reshape(-1)[0])!r}")
+            values.append(make_tensor(cast, dtype=t.dtype, backend=t.backend).data)
+        for (_, _, t), data in zip(entries, values):
+            t.data = data
 
     def zero_grad(self) -> None:
         """Clear ``.grad`` of every trainable weight (set it to None, as PyTorch does)."""

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from ..ops.checks import pair
+from .. import arguments
 from ..ops.conv import conv2d, output_size, resolve_padding
 from .base import InputSpec, Layer
 from .core import kernel_bias_config, positive_int, set_kernel_bias_options
+
+
+def window_pair(value, where, name) -> tuple[int, int]:
+    """A window size or stride: an int >= 1, or a pair (rows, cols) of them."""
+    entries = (value, value) if arguments.is_int(value) else value
+    if not isinstance(entries, (tuple, list)) or len(entries) != 2 or not all(arguments.is_int(v) for v in entries):
+        raise TypeError(f"{where}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(entries) < 1:
+        raise ValueError(f"{where}: {name} must be positive (ints >= 1), got {value!r}")
+    return int(entries[0]), int(entries[1])
 
 
 def check_padding(padding, what):
@@ -17,7 +27,17 @@ def check_padding(padding, what):
         return padding
     if isinstance(padding, list):
         padding = tuple(padding)
-    resolve_padding(padding, (1, 1), (1, 1), (1, 1))  # raises for a malformed spelling
+    if arguments.is_int(padding):
+        padding = int(padding)
+        entries = (padding,)
+    elif isinstance(padding, tuple) and len(padding) in (2, 4) and all(arguments.is_int(p) for p in padding):
+        padding = entries = tuple(int(p) for p in padding)
+    else:
+        raise TypeError(f"{what}: padding must be 'valid', 'same', an int or a tuple of 2 or 4 ints, "
+                        f"got {padding!r}")
+    if min(entries) < 0:
+        raise ValueError(f"{what}: padding must be 'valid', 'same' or ints >= 0, got {padding!r}")
+    resolve_padding(padding, (1, 1), (1, 1), (1, 1))  # raises for any other malformed spelling
     return padding
 
 
@@ -47,12 +67,9 @@ class Conv2D(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_int(filters, "Conv2D: filters")
-        self.kernel_size = pair(kernel_size, "Conv2D: kernel_size")
-        self.strides = pair(strides, "Conv2D: strides")
-        if min(self.kernel_size) < 1 or min(self.strides) < 1:
-            raise ValueError(f"Conv2D: kernel_size and strides must be positive, got {self.kernel_size} "
-                             f"and {self.strides}")
+        self.filters = positive_int(filters, "Conv2D", "filters")
+        self.kernel_size = window_pair(kernel_size, "Conv2D", "kernel_size")
+        self.strides = window_pair(strides, "Conv2D", "strides")
         self.padding = check_padding(padding, "Conv2D")
         set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
                                 kernel_regularizer, bias_regularizer)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 
+from .. import arguments
 from .. import init as initializers
+from .. import regularizers
 from ..kernels.contract import ACTIVATIONS
 from ..ops import activations
 from ..ops.dropout import Dropout as DropoutOp
@@ -16,20 +17,36 @@ from ..random import default_generator
 from .base import InputSpec, Layer, normalize_shape, serialize_callable
 
 
-def positive_int(value, what) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
+def positive_int(value, where, name) -> int:
+    """An int >= 1 (a count of units, filters, a stride): TypeError for 2.5 or "4", ValueError for 0."""
+    return arguments.integer(value, where, name, low=1)
 
 
-def check_activation(activation):
-    activations.get(activation)  # raises for an unknown name, naming the valid ones
+def check_activation(activation, where="Activation", name="activation"):
+    """``activation`` as given, once ``fastnn.ops.activations.get`` knows it (a name or a callable)."""
+    if activation is None or callable(activation):
+        return activation
+    if not isinstance(activation, str):
+        raise TypeError(f"{where}: {name} must be None, an activation name or a callable, "
+                        f"got {arguments._show(activation)}")
+    try:
+        activations.get(activation)  # raises for an unknown name, naming the valid ones
+    except ValueError as error:
+        raise ValueError(f"{where}: {name} must be an activation name or a callable, got {error}") from None
     return activation
 
 
-def check_initializer(initializer):
-    initializers.get(initializer)
+def check_initializer(initializer, where="Layer", name="initializer"):
+    """``initializer`` as given, once ``fastnn.init.get`` knows it (a name or a callable)."""
+    initializers.get(initializer, where, name)
     return initializer
+
+
+def check_regularizer(regularizer, where="Layer", name="regularizer"):
+    """``regularizer`` as given, once ``fastnn.regularizers.get`` accepts it: an unknown name
+    fails here, in the constructor, not when the layer builds (nor in its repr)."""
+    regularizers.get(regularizer, where, name)
+    return regularizer
 
 
 def activation_config(activation):
@@ -50,9 +67,9 @@ class Input(Layer):
 
     def __init__(self, shape, dtype=None, name=None):
         super().__init__(name=name, dtype=dtype)
-        self.shape = normalize_shape(shape)
+        self.shape = normalize_shape(shape, "Input", "shape")
         if isinstance(self.shape, list):
-            raise ValueError(f"Input: shape must be one shape, got {shape!r}")
+            raise ValueError(f"Input: shape must be one shape (a tuple of ints or None), got {shape!r}")
         self.input_spec = InputSpec(shape=self.shape)
         # Built from the start: the declared shape is what it checks against.
         self.built = True
@@ -84,18 +101,17 @@ InputLayer = Input  # Keras' class name for the same thing
 def set_kernel_bias_options(layer, activation, use_bias, kernel_initializer, bias_initializer,
                             kernel_regularizer, bias_regularizer) -> None:
     """The options Dense, Conv2D and the recurrent layers share: validated and stored on the layer."""
-    layer.activation = check_activation(activation)
-    layer.use_bias = bool(use_bias)
-    layer.kernel_initializer = check_initializer(kernel_initializer)
-    layer.bias_initializer = check_initializer(bias_initializer)
-    layer.kernel_regularizer = kernel_regularizer
-    layer.bias_regularizer = bias_regularizer
+    where = type(layer).__name__
+    layer.activation = check_activation(activation, where, "activation")
+    layer.use_bias = arguments.boolean(use_bias, where, "use_bias")
+    layer.kernel_initializer = check_initializer(kernel_initializer, where, "kernel_initializer")
+    layer.bias_initializer = check_initializer(bias_initializer, where, "bias_initializer")
+    layer.kernel_regularizer = check_regularizer(kernel_regularizer, where, "kernel_regularizer")
+    layer.bias_regularizer = check_regularizer(bias_regularizer, where, "bias_regularizer")
 
 
 def kernel_bias_config(layer) -> dict:
     """The JSON-able form of the options stored by ``set_kernel_bias_options``."""
-    from .. import regularizers
-
     return dict(activation=activation_config(layer.activation), use_bias=layer.use_bias,
                 kernel_initializer=initializer_config(layer.kernel_initializer),
                 bias_initializer=initializer_config(layer.bias_initializer),
@@ -116,7 +132,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = positive_int(units, "Dense: units")
+        self.units = positive_int(units, "Dense", "units")
         set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
                                 kernel_regularizer, bias_regularizer)
 
@@ -164,7 +180,7 @@ class Flatten(Layer):
         self.input_spec = InputSpec()  # any shape: the output size follows the input
 
     def call(self, x):
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))   # an empty batch has no -1 to infer
 
     # fit's direct step (fastnn/direct_step.py): the Reshape op ``call`` records.
     def direct_params(self):
@@ -186,7 +202,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = check_activation(activation)
+        self.activation = check_activation(activation, "Activation", "activation")
 
     def build(self, input_shape):
         self.input_spec = InputSpec()
@@ -211,9 +227,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = arguments.probability(rate, "Dropout", "rate", include_one=False)
 
     def build(self, input_shape):
         self.input_spec = InputSpec()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import regularizers
 from ..ops.embedding import embedding
 from .base import InputSpec, Layer
-from .core import check_initializer, initializer_config, positive_int
+from .core import check_initializer, check_regularizer, initializer_config, positive_int
 
 
 class Embedding(Layer):
@@ -20,10 +20,10 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
-        self.input_dim = positive_int(input_dim, "Embedding: input_dim")
-        self.output_dim = positive_int(output_dim, "Embedding: output_dim")
-        self.embeddings_initializer = check_initializer(embeddings_initializer)
-        self.embeddings_regularizer = embeddings_regularizer
+        self.input_dim = positive_int(input_dim, "Embedding", "input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding", "output_dim")
+        self.embeddings_initializer = check_initializer(embeddings_initializer, "Embedding", "embeddings_initializer")
+        self.embeddings_regularizer = check_regularizer(embeddings_regularizer, "Embedding", "embeddings_regularizer")
 
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),

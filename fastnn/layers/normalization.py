@@ -3,8 +3,7 @@ SyncBatchNormalization, its statistics taken over the global batch of a world of
 
 from __future__ import annotations
 
-import numbers
-
+from .. import arguments
 from .. import distributed
 from ..ops.normalization import batch_norm
 from ..ops.sync_normalization import sync_batch_norm
@@ -39,19 +38,21 @@ class BatchNormalization(Layer):
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  **kwargs):
         super().__init__(**kwargs)
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1] (Keras' convention: the weight of "
+        owner = type(self).__name__
+        if not arguments.is_real(momentum):
+            raise TypeError(f"{owner}: momentum must be a number in [0, 1], got {arguments._show(momentum)}")
+        if not 0.0 <= momentum <= 1.0:  # NaN fails too
+            raise ValueError(f"{owner}: momentum must be a number in [0, 1] (Keras' convention: the weight of "
                              f"the old running value, e.g. 0.99), got {momentum!r}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or epsilon <= 0:
-            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon!r}")
         self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = check_initializer(beta_initializer)
-        self.gamma_initializer = check_initializer(gamma_initializer)
-        self.moving_mean_initializer = check_initializer(moving_mean_initializer)
-        self.moving_variance_initializer = check_initializer(moving_variance_initializer)
+        self.epsilon = arguments.positive(epsilon, owner, "epsilon")
+        self.center = arguments.boolean(center, owner, "center")
+        self.scale = arguments.boolean(scale, owner, "scale")
+        self.beta_initializer = check_initializer(beta_initializer, owner, "beta_initializer")
+        self.gamma_initializer = check_initializer(gamma_initializer, owner, "gamma_initializer")
+        self.moving_mean_initializer = check_initializer(moving_mean_initializer, owner, "moving_mean_initializer")
+        self.moving_variance_initializer = check_initializer(moving_variance_initializer, owner,
+                                                             "moving_variance_initializer")
 
     def build(self, input_shape):
         if len(input_shape) not in (1, 3) or input_shape[0] is None:

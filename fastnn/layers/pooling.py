@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from ..ops.checks import pair
+from ..ops.checks import require_float
 from ..ops.pooling import avg_pool2d, max_pool2d
 from .base import InputSpec, Layer
-from .conv import check_padding, spatial_output
+from .conv import check_padding, spatial_output, window_pair
 
 
 class _Pooling2D(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.pool_size = pair(pool_size, f"{name}: pool_size")
+        self.pool_size = window_pair(pool_size, name, "pool_size")
         # Keras: strides default to the pool size (non-overlapping windows).
-        self.strides = self.pool_size if strides is None else pair(strides, f"{name}: strides")
-        if min(self.pool_size) < 1 or min(self.strides) < 1:
-            raise ValueError(f"{name}: pool_size and strides must be positive, got {self.pool_size} and {self.strides}")
+        self.strides = self.pool_size if strides is None else window_pair(strides, name, "strides")
         self.padding = check_padding(padding, name)
 
     def build(self, input_shape):
@@ -66,9 +64,11 @@ class _GlobalPooling2D(Layer):
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
-    """(N, C, H, W) -> (N, C): y[n, c] = mean over h, w of x[n, c, h, w]."""
+    """(N, C, H, W) -> (N, C): y[n, c] = mean over h, w of x[n, c, h, w]. Float images only,
+    as for AveragePooling2D (a mean of integer images would be a float64 the model never asked for)."""
 
     def call(self, x):
+        require_float(self._label(), x=x)
         return x.mean(axis=(2, 3))
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import arguments
 from .. import init as initializers
 from .. import regularizers
 from ..creation import stack, unstack, zeros
 from ..ops import activations
 from ..ops.linear import linear
 from .base import InputSpec, Layer
-from .core import (activation_config, check_activation, check_initializer, initializer_config,
+from .core import (activation_config, check_activation, check_initializer, check_regularizer, initializer_config,
                    kernel_bias_config, positive_int, set_kernel_bias_options)
 
 
@@ -36,12 +37,12 @@ class _RNN(Layer):
                  recurrent_regularizer=None, bias_regularizer=None, return_sequences=False, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
-        self.units = positive_int(units, f"{name}: units")
+        self.units = positive_int(units, name, "units")
         set_kernel_bias_options(self, activation, use_bias, kernel_initializer, bias_initializer,
                                 kernel_regularizer, bias_regularizer)
-        self.recurrent_initializer = check_initializer(recurrent_initializer)
-        self.recurrent_regularizer = recurrent_regularizer
-        self.return_sequences = bool(return_sequences)
+        self.recurrent_initializer = check_initializer(recurrent_initializer, name, "recurrent_initializer")
+        self.recurrent_regularizer = check_regularizer(recurrent_regularizer, name, "recurrent_regularizer")
+        self.return_sequences = arguments.boolean(return_sequences, name, "return_sequences")
 
     # -- weights ------------------------------------------------------------------
     def _bias_shape(self):
@@ -138,8 +139,8 @@ class LSTM(_RNN):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
         super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = check_activation(recurrent_activation)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.recurrent_activation = check_activation(recurrent_activation, "LSTM", "recurrent_activation")
+        self.unit_forget_bias = arguments.boolean(unit_forget_bias, "LSTM", "unit_forget_bias")
 
     def _bias_init(self):
         if not self.unit_forget_bias:
@@ -196,10 +197,12 @@ class GRU(_RNN):
     gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", **kwargs):
-        if kwargs.pop("reset_after", True) is not True:
-            raise ValueError("GRU: only reset_after=True (Keras' default) is implemented")
+        reset_after = kwargs.pop("reset_after", True)
+        if reset_after is not True:
+            raise ValueError(f"GRU: reset_after must be True (Keras' default; the only form implemented), "
+                             f"got {reset_after!r}")
         super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = check_activation(recurrent_activation)
+        self.recurrent_activation = check_activation(recurrent_activation, "GRU", "recurrent_activation")
 
     def _bias_shape(self):
         return (2, self.gates * self.units)

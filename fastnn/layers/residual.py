@@ -25,8 +25,8 @@ class ResidualBlock(Layer):
 
     def __init__(self, filters, strides=1, **kwargs):
         super().__init__(**kwargs)
-        self.filters = positive_int(filters, "ResidualBlock: filters")
-        self.strides = positive_int(strides, "ResidualBlock: strides")
+        self.filters = positive_int(filters, "ResidualBlock", "filters")
+        self.strides = positive_int(strides, "ResidualBlock", "strides")
         # He initialisation: the branch ends in ReLU-fed convolutions
         self.conv1 = Conv2D(self.filters, 3, strides=self.strides, padding="same", use_bias=False,
                             kernel_initializer="he_normal")

@@ -16,11 +16,15 @@ as the output lives (with a graph the node keeps it alive anyway).
 
 from __future__ import annotations
 
+import math
+
+from .. import arguments
 from ..function import Function
 from ..kernels.contract import ACTIVATIONS
 from .checks import require_float
 
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+_INF = math.inf
 
 
 class Activation(Function):
@@ -71,13 +75,17 @@ def tanh(x):
 
 
 def leaky_relu(x, alpha=0.01):
-    """y = x if x > 0 else alpha x."""
-    return Activation.apply(x, name="leaky_relu", alpha=float(alpha))
+    """y = x if x > 0 else alpha x; alpha a finite number."""
+    if type(alpha) is not float or not -_INF < alpha < _INF:   # nan fails the range test
+        alpha = arguments.real(alpha, "leaky_relu", "alpha")
+    return Activation.apply(x, name="leaky_relu", alpha=alpha)
 
 
 def elu(x, alpha=1.0):
-    """y = x if x > 0 else alpha (exp(x) - 1)."""
-    return Activation.apply(x, name="elu", alpha=float(alpha))
+    """y = x if x > 0 else alpha (exp(x) - 1); alpha a finite number."""
+    if type(alpha) is not float or not -_INF < alpha < _INF:
+        alpha = arguments.real(alpha, "elu", "alpha")
+    return Activation.apply(x, name="elu", alpha=alpha)
 
 
 def gelu(x):
@@ -101,24 +109,52 @@ def _last_axis_2d(xp, x, axis):
     return xp.ascontiguousarray(moved).reshape(-1, x.shape[axis]), moved.shape
 
 
+def _check_axis(op, x, axis):
+    """``axis`` as an int axis of x (NumPy integers taken), else the error naming it."""
+    if not arguments.is_int(axis):
+        arguments._fail(TypeError, op, "axis", "an int", axis)
+    axis, n = int(axis), x.ndim
+    if n == 0:
+        raise ValueError(f"{op}: x must have at least one axis, got shape ()")
+    if not -n <= axis < n:
+        raise ValueError(f"{op}: axis must be in [{-n}, {n - 1}] for x of shape {tuple(x.shape)}, got {axis} "
+                         f"(x has no axis {axis})")
+    return axis
+
+
 class _RowWise(Function):
     kernel = ""
 
     def forward(self, x, axis):
         require_float(self.kernel, x=x)
-        if not -x.ndim <= axis < x.ndim:
-            raise ValueError(f"{self.kernel}: axis {axis} is out of range for shape {tuple(x.shape)}")
+        ndim = x.ndim
+        if type(axis) is not int or not -ndim <= axis < ndim:
+            axis = _check_axis(self.kernel, x, axis)
         self.axis = axis
-        rows, self.moved_shape = _last_axis_2d(self.xp, x, axis)
+        if x.size == 0:   # no row, or rows of no element (an empty axis): nothing to compute
+            self.y = None
+            return self.xp.empty_like(x)
+        if axis == -1 or axis == ndim - 1:   # the rows are x's own: no transpose (np.moveaxis costs microseconds)
+            self.moved_shape = None
+            rows = self.xp.ascontiguousarray(x).reshape(-1, x.shape[-1])
+        else:
+            rows, self.moved_shape = _last_axis_2d(self.xp, x, axis)
         self.y = getattr(self.k, f"{self.kernel}_fwd")(rows)
-        return self._restore(self.y)
+        return self._restore(self.y, x.shape)
 
-    def _restore(self, rows):
+    def _restore(self, rows, shape):
+        if self.moved_shape is None:
+            return rows.reshape(shape)
         return self.xp.ascontiguousarray(self.xp.moveaxis(rows.reshape(self.moved_shape), -1, self.axis))
 
     def backward(self, g):
-        rows, _ = _last_axis_2d(self.xp, g, self.axis)
-        return (self._restore(getattr(self.k, f"{self.kernel}_bwd")(self.y, rows)),)
+        if self.y is None:   # an empty x
+            return (self.xp.empty_like(g),)
+        if self.moved_shape is None:
+            rows = self.xp.ascontiguousarray(g).reshape(self.y.shape)
+        else:
+            rows, _ = _last_axis_2d(self.xp, g, self.axis)
+        return (self._restore(getattr(self.k, f"{self.kernel}_bwd")(self.y, rows), g.shape),)
 
 
 class Softmax(_RowWise):
@@ -130,8 +166,8 @@ class LogSoftmax(_RowWise):
 
 
 def softmax(x, axis=-1):
-    """y_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis``; along the last axis
-    the output remembers x (see ``pre_activation``)."""
+    """y_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis`` (an int); along the
+    last axis the output remembers x (see ``pre_activation``)."""
     y = Softmax.apply(x, axis=axis)
     if type(x) is type(y) and axis in (-1, y.ndim - 1):
         remember_pre_activation(y, "softmax", x)
@@ -139,7 +175,7 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    """y_i = x_i - max x - log sum_j exp(x_j - max x) along ``axis``."""
+    """y_i = x_i - max x - log sum_j exp(x_j - max x) along ``axis`` (an int)."""
     return LogSoftmax.apply(x, axis=axis)
 
 
@@ -156,15 +192,27 @@ _BY_NAME = {
 assert set(ACTIVATIONS) <= set(_BY_NAME)
 
 
-def get(activation):
-    """An activation function from its name, a callable, or None (identity)."""
+def get(activation, where=None):
+    """An activation function from its name, a callable, or None (identity).
+
+    ``where``: the op the name was given to (``linear``, ``conv2d``), for the error; the
+    layers leave it out and name themselves around the error."""
     if activation is None:
         return linear_activation
     if callable(activation):
         return activation
-    if activation not in _BY_NAME:
-        raise ValueError(f"unknown activation {activation!r}; valid names are {', '.join(sorted(_BY_NAME))}")
-    return _BY_NAME[activation]
+    found = _BY_NAME.get(activation) if isinstance(activation, str) else None
+    if found is None:
+        _unknown_activation(activation, where)
+    return found
+
+
+def _unknown_activation(activation, where):
+    error = ValueError if isinstance(activation, str) else TypeError
+    names = ", ".join(map(repr, NAMES))
+    if where:
+        arguments._fail(error, where, "activation", f"None, a callable or one of {names}", activation)
+    raise error(f"unknown activation {activation!r}; valid names are {', '.join(NAMES)}")
 
 
 NAMES = tuple(sorted(_BY_NAME))

@@ -106,5 +106,5 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, activation=None):
             activations.remember_pre_activation(
                 y, "sigmoid", lambda: Conv2D.apply(x, weight, bias, stride=stride, pad=pad))
         return y
-    post = activations.get(activation)
+    post = activations.get(activation, "conv2d")
     return post(Conv2D.apply(x, weight, bias, stride=stride, pad=pad))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import arguments
 from ..function import Function
 from ..random import default_generator
 from .checks import require_float
@@ -33,6 +34,8 @@ def dropout(x, rate, training):
     """Zero each element with probability ``rate`` while training; identity otherwise."""
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate <= 1.0:
         raise ValueError(f"dropout: rate must be a number in [0, 1], got {rate!r}")
+    if training is not True and training is not False:
+        training = arguments.boolean(training, "dropout", "training")
     if not training or rate == 0.0:
         return x
     seed, offset, lane = default_generator.take_sample_words(x.shape)

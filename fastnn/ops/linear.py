@@ -64,5 +64,5 @@ def linear(x, weight, bias=None, activation=None):
             activations.remember_pre_activation(
                 y, "sigmoid", lambda: Linear.apply(x, weight, bias, activation=None, alpha=0.0))
         return y
-    post = activations.get(activation)
+    post = activations.get(activation, "linear")
     return post(Linear.apply(x, weight, bias, activation=None, alpha=0.0))

@@ -12,11 +12,17 @@ Softmax cross-entropy computes loss and gradient in one pass over the logits.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .. import arguments, function
 from ..function import Function
 from ..grad_mode import is_grad_enabled
-from .checks import defer_range_check, require_float, require_in_range, require_integer, run_deferred_checks
+from .checks import (defer_range_check, require_float, require_in_range, require_integer, require_tensor,
+                     run_deferred_checks)
+
+_INF = math.inf
 
 
 def _rows(x):
@@ -119,9 +125,10 @@ def _same_shape(op, pred, target, pred_name="logits", target_name="targets"):
 
 def sparse_categorical_crossentropy(logits, labels):
     """Mean cross-entropy of integer class labels (N,) against logits (N, C)."""
-    from ..tensor import Tensor
-
+    Tensor = function._Tensor
     op = "sparse_categorical_crossentropy"
+    if type(logits) is not Tensor:
+        require_tensor(op, "logits", logits)
     require_float(op, logits=logits.data)
     if logits.ndim < 2:
         raise ValueError(f"{op}: logits must be (N, C), got shape {logits.shape}")
@@ -155,6 +162,8 @@ def sparse_categorical_crossentropy(logits, labels):
 def categorical_crossentropy(logits, targets):
     """Mean cross-entropy of one-hot or soft target distributions against logits (N, C)."""
     op = "categorical_crossentropy"
+    if type(logits) is not function._Tensor:
+        require_tensor(op, "logits", logits)
     targets = _as_tensor_like(targets, logits, "targets", op)
     require_float(op, logits=logits.data, targets=targets.data)
     if logits.ndim < 2:
@@ -166,6 +175,8 @@ def categorical_crossentropy(logits, targets):
 def binary_crossentropy(logits, targets):
     """Mean binary cross-entropy of targets in [0, 1] against logits (stable for any logit)."""
     op = "binary_crossentropy"
+    if type(logits) is not function._Tensor:
+        require_tensor(op, "logits", logits)
     targets = _as_tensor_like(targets, logits, "targets", op)
     require_float(op, logits=logits.data, targets=targets.data)
     _same_shape(op, logits, targets)
@@ -174,6 +185,8 @@ def binary_crossentropy(logits, targets):
 
 def mse(pred, target):
     """Mean squared error over all elements; shapes must match exactly."""
+    if type(pred) is not function._Tensor:
+        require_tensor("mse", "pred", pred)
     target = _as_tensor_like(target, pred, "target", "mse")
     require_float("mse", pred=pred.data, target=target.data)
     _same_shape("mse", pred, target, "pred", "target")
@@ -182,6 +195,8 @@ def mse(pred, target):
 
 def mae(pred, target):
     """Mean absolute error over all elements; shapes must match exactly."""
+    if type(pred) is not function._Tensor:
+        require_tensor("mae", "pred", pred)
     target = _as_tensor_like(target, pred, "target", "mae")
     require_float("mae", pred=pred.data, target=target.data)
     _same_shape("mae", pred, target, "pred", "target")
@@ -189,8 +204,10 @@ def mae(pred, target):
 
 
 def l2(weight, lam=0.01):
-    """The L2 penalty lam * sum(weight^2) (Keras' l2 regularizer)."""
-    if lam < 0:
-        raise ValueError(f"l2: lam must be non-negative, got {lam}")
+    """The L2 penalty lam * sum(weight^2) (Keras' l2 regularizer); lam a finite number >= 0."""
+    if type(lam) is not float or not 0.0 <= lam < _INF:   # nan fails the range test
+        lam = arguments.non_negative(lam, "l2", "lam")
+    if type(weight) is not function._Tensor:
+        require_tensor("l2", "weight", weight)
     require_float("l2", weight=weight.data)
-    return L2.apply(weight, lam=float(lam))
+    return L2.apply(weight, lam=lam)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import arguments
 from ..function import Function
 
 
@@ -311,19 +312,46 @@ class Reshape(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
-                             f"into {shape}") from None
+            if shape.count(-1) > 1:
+                arguments.shape(shape, "Tensor.reshape", "shape", allow_infer=True)   # raises
+            raise ValueError(f"Tensor.reshape: shape must hold the {x.size} elements of a tensor of shape "
+                             f"{tuple(x.shape)}, got {shape}") from None
 
     def backward(self, g):
         return (g.reshape(self.shape),)
 
 
+def _transpose_axes(axes, ndim):
+    """``axes`` of Tensor.transpose as non-negative ints, or the error: a TypeError for a
+    float, a bool or a string, a ValueError for anything but a permutation of the axes."""
+    if not all(arguments.is_int(a) for a in axes):
+        arguments._fail(TypeError, "Tensor.transpose", "axes", "ints, a permutation of the axes", axes)
+    normal = [int(a) % ndim if -ndim <= a < ndim else ndim for a in axes]
+    if sorted(normal) != list(range(ndim)):
+        arguments._fail(ValueError, "Tensor.transpose", "axes", f"a permutation of the {ndim} axes", axes)
+    return tuple(normal)
+
+
 class Transpose(Function):
     def forward(self, x, axes=None):
-        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes")
+        if axes is not None:
+            # non-negative ints in order (the usual case) pass the first test; NumPy refuses
+            # floats and bools that would pass it; anything else goes to the full check
+            try:
+                in_order = sorted(axes) == list(range(x.ndim))
+            except TypeError:   # a string among ints
+                in_order = False
+            if not in_order:
+                axes = _transpose_axes(axes, x.ndim)
+            try:
+                y = x.transpose(axes)
+            except TypeError:
+                _transpose_axes(axes, x.ndim)   # raises for a float or a bool
+                raise
+        else:
+            y = x.transpose()
         self.axes = axes
-        return x.transpose(axes)
+        return y
 
     def backward(self, g):
         if self.axes is None:
@@ -356,8 +384,13 @@ class GetItem(Function):
 class Stack(Function):
     def forward(self, *arrays, axis=0):
         _same_shapes("stack", arrays)
-        self.axis = axis
-        return self.xp.stack(arrays, axis=axis)
+        try:
+            out = self.xp.stack(arrays, axis=axis)
+        except ValueError:      # NumPy's AxisError
+            ndim = arrays[0].ndim + 1
+            raise ValueError(f"stack: axis must be an int in [{-ndim}, {ndim - 1}], got {axis}") from None
+        self.axis = axis % out.ndim
+        return out
 
     def backward(self, g):
         xp = self.xp
@@ -386,13 +419,27 @@ class Unstack(Function):
 
 class Concatenate(Function):
     def forward(self, *arrays, axis=0):
+        dtype = arrays[0].dtype
+        for a in arrays:
+            if a.dtype is not dtype:
+                _same_dtypes("concatenate", arrays)
         try:
             out = self.xp.concatenate(arrays, axis=axis)
         except ValueError:
+            ndim = arrays[0].ndim
+            if ndim == 0:
+                raise ValueError("concatenate: tensors must have at least 1 dimension, got 0-d tensors") from None
+            if not -ndim <= axis < ndim:    # NumPy's AxisError
+                raise ValueError(f"concatenate: axis must be an int in [{-ndim}, {ndim - 1}], got {axis}") from None
             raise ValueError(f"concatenate: shapes {[tuple(a.shape) for a in arrays]} do not match "
                              f"outside axis {axis}") from None
         self.axis = axis % out.ndim
-        self.bounds = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        if True in self.needs_input_grad:   # where backward splits the gradient (in Python: np.cumsum
+            ax, end, bounds = self.axis, 0, []   # of a short list costs more than the concatenation)
+            for a in arrays[:-1]:
+                end += a.shape[ax]
+                bounds.append(end)
+            self.bounds = bounds
         return out
 
     def backward(self, g):
@@ -401,9 +448,24 @@ class Concatenate(Function):
 
 
 def _same_shapes(op, arrays):
-    shapes = {tuple(a.shape) for a in arrays}
-    if len(shapes) > 1:
-        raise ValueError(f"{op}: all tensors need the same shape, got {[tuple(a.shape) for a in arrays]}")
+    """Arrays to stack share one shape and one dtype."""
+    shape, dtype = arrays[0].shape, arrays[0].dtype
+    for a in arrays:
+        if a.shape != shape:
+            raise ValueError(f"{op}: all tensors need the same shape, got {[tuple(a.shape) for a in arrays]}")
+        if a.dtype is not dtype:
+            _same_dtypes(op, arrays)
+
+
+def _same_dtypes(op, arrays):
+    """Tensors joined must share one dtype: NumPy would promote them silently (float32 and
+    float64 to float64, int64 and float32 to float64). None where the dtypes only look
+    different (equal dtypes that are distinct objects)."""
+    dtype = arrays[0].dtype
+    for i, a in enumerate(arrays):
+        if a.dtype != dtype:
+            raise TypeError(f"{op}: tensors must share one dtype, got {dtype} (tensors[0]) and {a.dtype} "
+                            f"(tensors[{i}]); convert one with .astype()")
 
 
 class Cast(Function):

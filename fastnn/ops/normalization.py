@@ -10,8 +10,13 @@ Inference: the running statistics replace the batch ones.
 
 from __future__ import annotations
 
+import math
+
+from .. import arguments, function
 from ..function import Function
-from .checks import require_float, require_ndim
+from .checks import require_float, require_ndim, require_tensor
+
+_INF = math.inf
 
 
 class BatchNorm(Function):
@@ -32,7 +37,7 @@ class BatchNorm(Function):
         self.x, self.gamma = x, gamma
         self.training = training or running_mean is None
         if self.training:
-            count = x.size // channels
+            count = x.size // channels if channels else 0   # no channel: no statistics either
             if count < 2:
                 raise ValueError(f"batch_norm: training needs more than one value per channel, x has shape "
                                  f"{tuple(x.shape)}")
@@ -59,16 +64,31 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1
 
     running_mean / running_var are tensors updated in place while training (or None
     to always use batch statistics). gamma / beta may be None (no affine transform).
+    x and the running statistics must be tensors; ``training`` is True or False,
+    ``momentum`` a finite number in [0, 1], ``eps`` a finite number > 0.
     """
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum}")
-    if eps <= 0:
-        raise ValueError(f"batch_norm: eps must be positive, got {eps}")
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    stats = [None if s is None else s.data for s in (running_mean, running_var)]
-    for s in (running_mean, running_var):
-        if s is not None and s._backend is not x._backend:
-            raise ValueError(f"batch_norm: running statistics live on {s.backend!r} but x on {x.backend!r}")
-    return BatchNorm.apply(x, gamma, beta, running_mean=stats[0], running_var=stats[1], training=bool(training),
-                           momentum=float(momentum), eps=float(eps))
+    # Fast paths first (this runs for every batch-norm call): the exact types, in range.
+    Tensor = function._Tensor
+    if type(x) is not Tensor:
+        require_tensor("batch_norm", "x", x)
+    if training is not True and training is not False:
+        training = arguments.boolean(training, "batch_norm", "training")
+    if type(momentum) is not float or not 0.0 <= momentum <= 1.0:   # nan fails the range test
+        momentum = arguments.real(momentum, "batch_norm", "momentum", low=0.0, high=1.0)
+    if type(eps) is not float or not 0.0 < eps < _INF:
+        eps = arguments.positive(eps, "batch_norm", "eps")
+    if running_mean is None or running_var is None:
+        if running_mean is not running_var:
+            raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+        return BatchNorm.apply(x, gamma, beta, running_mean=None, running_var=None, training=training,
+                               momentum=momentum, eps=eps)
+    if type(running_mean) is not Tensor:
+        require_tensor("batch_norm", "running_mean", running_mean)
+    if type(running_var) is not Tensor:
+        require_tensor("batch_norm", "running_var", running_var)
+    backend = x._backend
+    if running_mean._backend is not backend or running_var._backend is not backend:
+        other = running_mean if running_mean._backend is not backend else running_var
+        raise ValueError(f"batch_norm: running statistics live on {other.backend!r} but x on {x.backend!r}")
+    return BatchNorm.apply(x, gamma, beta, running_mean=running_mean.data, running_var=running_var.data,
+                           training=training, momentum=momentum, eps=eps)

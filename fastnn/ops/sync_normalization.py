@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import arguments
 from ..function import Function
 from .checks import require_float, require_ndim
 
@@ -157,10 +158,8 @@ def sync_batch_norm(x, gamma, beta, running_mean, running_var, world, momentum=0
     running_mean / running_var are tensors updated in place (or both None). gamma / beta
     may be None (no affine transform). Every rank must call it, in the same order.
     """
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"{OP}: momentum must be in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps <= 0:
-        raise ValueError(f"{OP}: eps must be positive, got {eps!r}")
+    momentum = arguments.real(momentum, OP, "momentum", low=0.0, high=1.0)
+    eps = arguments.positive(eps, OP, "eps")
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{OP}: give both running_mean and running_var, or neither")
     if not (isinstance(getattr(world, "size", None), int) and callable(getattr(world, "allreduce", None))):

@@ -33,6 +33,13 @@ at most one of them may be set:
 
 The clipped gradient feeds the update only; ``p.grad`` keeps the gradient as computed.
 
+Every hyperparameter is checked where it is set (constructor, ``add_param_group``, the
+``lr`` setter, an assignment into ``param_groups[i]``, ``load_state_dict``), never in
+``step()``: lr, weight_decay and momentum finite and >= 0, eps finite and > 0, alpha in
+[0, 1), dampening in [0, 1], betas a pair in [0, 1), nesterov/centered/amsgrad bools. A
+bad value raises a TypeError or ValueError naming the class and the argument, and
+leaves the optimizer as it was.
+
 ``get_config()`` describes an optimizer as JSON-able data (class name and
 hyperparameters, clipping included) and ``from_config`` rebuilds it without
 parameters; the buffers travel separately in ``state_dict()``.
@@ -40,8 +47,11 @@ parameters; the buffers travel separately in ``state_dict()``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .. import arguments
 from ..tensor import Tensor
 from .clipping import check_threshold, clip_by_global_norm, clip_by_norm, clip_by_value
 
@@ -52,19 +62,155 @@ CLIP_ARGUMENTS = ("clipnorm", "global_clipnorm", "clipvalue")
 _REGISTRY: dict[str, type] = {}
 
 
+def _fail(error, where, name, expected, value):
+    arguments._fail(error, where, name, expected, value)
+
+
+def _refuse(error, where, name, expected, got: str):
+    """The validators' message form with a described (not repr'd) value: "got shape (3,) float64"."""
+    raise error(f"{where}: {name} must be {expected}, got {got}")
+
+
+def _non_negative(value, where, name) -> float:
+    """A finite real >= 0 (lr, weight_decay, momentum)."""
+    if not arguments.is_real(value):
+        _fail(TypeError, where, name, "a non-negative number", value)
+    if not (math.isfinite(value) and value >= 0):
+        _fail(ValueError, where, name, "non-negative (a finite number >= 0)", value)
+    return float(value)
+
+
+def _positive(value, where, name) -> float:
+    """A finite real > 0 (eps: 0 would make 0 / 0 for a parameter whose gradient is zero)."""
+    return arguments.real(value, where, name, low=0.0, low_open=True)
+
+
+def _fraction(value, where, name, include_one=False) -> float:
+    """A real in [0, 1) ([0, 1] with ``include_one``): a decay rate (alpha, dampening)."""
+    return arguments.probability(value, where, name, include_one=include_one)
+
+
+def _betas(value, where, name) -> tuple:
+    """Two reals in [0, 1): Adam's (beta1, beta2). A JSON list reads back as the tuple."""
+    expected = "a pair (beta1, beta2) of numbers in [0, 1)"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        _fail(TypeError, where, name, expected, value)
+    if not all(arguments.is_real(b) for b in value):
+        _fail(TypeError, where, name, expected, value)
+    if not all(math.isfinite(b) and 0 <= b < 1 for b in value):
+        _fail(ValueError, where, name, expected, value)
+    return tuple(float(b) for b in value)
+
+
+class ParamGroup(dict):
+    """A parameter group: a dict ("params" and the hyperparameters) whose edits are checked
+    before they are made, so ``opt.param_groups[0]["lr"] = "fast"`` raises and leaves the
+    group as it was. Reads are plain dict reads: ``step()`` pays nothing for the checks."""
+
+    def _checker(self):
+        return self.__dict__.get("_optimizer_class")
+
+    def _checked(self, changes: dict) -> dict:
+        cls = self._checker()
+        if cls is None:  # being rebuilt by pickle: the items come before the class
+            return changes
+        where = f"{cls.__name__} param group"
+        if "learning_rate" in changes:
+            if "lr" in changes:
+                raise TypeError(f"{where}: give lr or learning_rate, not both")
+            changes = {("lr" if k == "learning_rate" else k): v for k, v in changes.items()}
+        unknown = sorted(set(changes) - set(cls.defaults) - {"params"}, key=str)
+        if unknown:
+            _fail(ValueError, where, "a key", f"'params' or a hyperparameter of {cls.__name__} "
+                  f"({', '.join(map(repr, cls.defaults))})", unknown[0])
+        if "params" in changes:
+            changes["params"] = _check_params(changes["params"], where, "params")
+        checked = cls._validate({**self, **changes}, where)
+        return {k: checked[k] for k in changes}
+
+    def __setitem__(self, key, value):
+        for k, v in self._checked({key: value}).items():
+            dict.__setitem__(self, k, v)
+
+    def update(self, *args, **kwargs):
+        for k, v in self._checked(dict(*args, **kwargs)).items():
+            dict.__setitem__(self, k, v)
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def _refuse_removal(self, key):
+        cls = self._checker()
+        if cls is not None and (key == "params" or key in cls.defaults):
+            raise TypeError(f"{cls.__name__} param group: {key!r} cannot be removed; assign a new value instead")
+
+    def __delitem__(self, key):
+        self._refuse_removal(key)
+        dict.__delitem__(self, key)
+
+    def pop(self, key, *default):
+        if key in self:
+            self._refuse_removal(key)
+        return dict.pop(self, key, *default)
+
+    def popitem(self):
+        if self and self._checker() is not None:
+            raise TypeError(f"{self._checker().__name__} param group: entries cannot be removed")
+        return dict.popitem(self)
+
+    def clear(self):
+        if self and self._checker() is not None:
+            raise TypeError(f"{self._checker().__name__} param group: entries cannot be removed")
+        dict.clear(self)
+
+
+def _check_params(params, where, name) -> list:
+    """``params`` (a Tensor or an iterable of them) as a list of leaf tensors with
+    requires_grad=True, each once."""
+    if isinstance(params, Tensor):
+        params = [params]
+    elif isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
+        _fail(TypeError, where, name, "a Tensor or an iterable of Tensors", params)
+    params = list(params)
+    seen = set()
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{where}: {name}[{i}] must be a Tensor, got {type(p).__name__}")
+        if not p.requires_grad or not p.is_leaf:
+            raise ValueError(f"{where}: {name}[{i}] (shape {p.shape}) must be a leaf "
+                             f"tensor with requires_grad=True")
+        if id(p) in seen:
+            raise ValueError(f"{where}: {name}[{i}] (shape {p.shape}) appears more than once")
+        seen.add(id(p))
+    return params
+
+
 class Optimizer:
     defaults: dict = {}
     #: state buffers each parameter gets, created as zeros on first use
     buffers: tuple = ()
+    #: hyperparameter -> check(value, where, name) returning the value in its working form;
+    #: subclasses extend it (a hyperparameter without a rule is kept as given)
+    rules: dict = {"lr": _non_negative, "weight_decay": _non_negative}
+    #: buffers that hold averages of squares: never negative (their square root is taken)
+    square_buffers: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
 
     def __init__(self, params=None, *, clipnorm=None, global_clipnorm=None, clipvalue=None, **hyper):
-        if "learning_rate" in hyper:  # Keras' name for lr
-            hyper["lr"] = hyper.pop("learning_rate")
         owner = type(self).__name__
+        if "learning_rate" in hyper:  # Keras' name for lr
+            if "lr" in hyper:
+                raise TypeError(f"{owner}: give lr or learning_rate, not both")
+            hyper["lr"] = hyper.pop("learning_rate")
         self.clipnorm = check_threshold("clipnorm", clipnorm, owner)
         self.global_clipnorm = check_threshold("global_clipnorm", global_clipnorm, owner)
         self.clipvalue = check_threshold("clipvalue", clipvalue, owner)
@@ -77,11 +223,14 @@ class Optimizer:
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown arguments {sorted(unknown)}; "
                             f"valid ones are {sorted(self.defaults)}")
-        self.defaults = {**self.defaults, **hyper}
-        self._validate(self.defaults)
+        self.defaults = self._validate({**self.defaults, **hyper}, owner)
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}  # id(param) -> buffers and step
         if params is not None:
+            if isinstance(params, Tensor) or isinstance(params, (str, bytes, dict)) or not (
+                    hasattr(params, "parameters") or hasattr(params, "__iter__")):
+                _fail(TypeError, owner, "params", "an iterable of Tensors, a list of param group dicts, "
+                      "a model or None", params)
             params = list(params.parameters() if hasattr(params, "parameters") else params)
             if not params:
                 # as in PyTorch: an optimizer over nothing would train nothing without a word. The
@@ -89,7 +238,10 @@ class Optimizer:
                 raise ValueError(f"{owner}: params is empty; a model makes its weights on its first call, "
                                  f"so call it once on a sample (or start it with Input(shape)) before "
                                  f"making the optimizer, or pass params=None and let compile() attach them")
-            groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+            dicts = [isinstance(p, dict) for p in params]
+            if any(dicts) and not all(dicts):
+                _fail(TypeError, owner, "params", "either Tensors or param group dicts, not both", params)
+            groups = params if dicts[0] else [{"params": params}]
             for group in groups:
                 self.add_param_group(group)
 
@@ -102,24 +254,30 @@ class Optimizer:
 
     # -- parameters ------------------------------------------------------------
     def add_param_group(self, group: dict) -> None:
-        group = dict(group)
-        params = group.get("params")
-        params = [params] if isinstance(params, Tensor) else list(params or [])
+        """Add ``{"params": [...], **hyperparameters}``; the hyperparameters not given are the
+        optimizer's defaults. Everything is checked before the group joins."""
+        owner = type(self).__name__
+        where = f"{owner}.add_param_group"
+        group = dict(arguments.mapping(group, where, "group"))
+        if "params" not in group:
+            _fail(ValueError, where, "group", "a dict with the key 'params'", group)
+        if "learning_rate" in group:
+            if "lr" in group:
+                raise TypeError(f"{where}: give lr or learning_rate, not both")
+            group["lr"] = group.pop("learning_rate")
+        unknown = sorted(set(group) - set(self.defaults) - {"params"}, key=str)
+        if unknown:
+            raise TypeError(f"{where}: unknown keys {unknown}; valid ones are ['params'] and "
+                            f"{sorted(self.defaults)}")
+        params = _check_params([] if group["params"] is None else group["params"], owner, "params")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__}: params[{i}] must be a Tensor, got {type(p).__name__}")
-            if not p.requires_grad or not p.is_leaf:
-                raise ValueError(f"{type(self).__name__}: params[{i}] (shape {p.shape}) must be a leaf "
-                                 f"tensor with requires_grad=True")
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: params[{i}] (shape {p.shape}) appears more than once")
-            seen.add(id(p))
-        group["params"] = params
-        for key, value in self.defaults.items():
-            group.setdefault(key, value)
-        self._validate(group)
-        self.param_groups.append(group)
+                raise ValueError(f"{owner}: params[{i}] (shape {p.shape}) appears more than once")
+        checked = self._validate({**self.defaults, **group, "params": params}, owner)
+        new = ParamGroup(checked)
+        new._optimizer_class = type(self)
+        self.param_groups.append(new)
 
     def parameters(self):
         return [p for g in self.param_groups for p in g["params"]]
@@ -130,10 +288,13 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self.defaults["lr"] = float(value)
+        """The learning rate of every group (and of groups added later); checked first, so a
+        bad value changes nothing."""
+        rule = self.rules.get("lr", _non_negative)
+        value = rule(value, type(self).__name__, "lr")
+        self.defaults["lr"] = value
         for group in self.param_groups:
-            group["lr"] = float(value)
-        self._validate(self.defaults)
+            dict.__setitem__(group, "lr", value)
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter (they accumulate otherwise)."""
@@ -193,11 +354,22 @@ class Optimizer:
     def _update(self, k, p, g, state, group):
         raise NotImplementedError
 
-    def _validate(self, hyper: dict) -> None:
-        if hyper["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be non-negative, got {hyper['lr']}")
-        if hyper.get("weight_decay", 0) < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be non-negative, got {hyper['weight_decay']}")
+    @classmethod
+    def _validate(cls, hyper: dict, where: str | None = None, label: str = "{}") -> dict:
+        """``hyper`` (a group or the defaults) with every hyperparameter checked by its rule and
+        put in its working form (floats, bools, a tuple of betas); raises before anything is
+        changed. ``label`` formats the argument names of the errors ("{}" -> "lr")."""
+        where = where or cls.__name__
+        checked = dict(hyper)
+        for key, rule in cls.rules.items():
+            if key in checked:
+                checked[key] = rule(checked[key], where, label.format(key))
+        cls._check_together(checked, where)
+        return checked
+
+    @classmethod
+    def _check_together(cls, hyper: dict, where: str) -> None:
+        """Rules that tie several hyperparameters (SGD's nesterov)."""
 
     # -- configuration and checkpoints ---------------------------------------------------
     def get_config(self) -> dict:
@@ -230,30 +402,86 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore ``state_dict()``'s output: the groups' hyperparameters and the buffers.
+
+        The whole of it is checked before anything changes (its keys, each group's parameter
+        count and hyperparameters, each buffer's name, shape, dtype and finiteness against its
+        parameter, the step counts), so after an error the optimizer is as it was. Saved
+        parameter indices map to this optimizer's parameters by position, group by group."""
+        where = f"{type(self).__name__}.load_state_dict"
+        arguments.mapping(state_dict, where, "state_dict")
+        if set(state_dict) != {"state", "param_groups"}:
+            _refuse(ValueError, where, "state_dict", "a dict with the keys 'param_groups' and 'state' "
+                    "(state_dict()'s output)", f"a dict with the keys {sorted(state_dict, key=str)}")
         groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)):
+            _fail(TypeError, where, "state_dict['param_groups']", "a list of group dicts", groups)
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"load_state_dict: the state has {len(groups)} parameter groups, "
-                             f"this optimizer has {len(self.param_groups)}")
-        params = self.parameters()
-        for mine, saved in zip(self.param_groups, groups):
-            if len(saved["params"]) != len(mine["params"]):
-                raise ValueError(f"load_state_dict: a group has {len(saved['params'])} parameters in the state "
-                                 f"but {len(mine['params'])} here")
-            mine.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for i, buffers in state_dict["state"].items():
-            p = params[int(i)]
-            restored = {}
-            for name, value in buffers.items():
-                if name == "step":
-                    restored[name] = int(value)
-                    continue
-                value = np.asarray(value)
-                if value.shape != p.shape:
-                    raise ValueError(f"load_state_dict: buffer {name!r} of parameter {i} has shape {value.shape}, "
-                                     f"the parameter has {p.shape}")
-                restored[name] = p._backend.xp.asarray(value.astype(p.dtype))
-            self.state[id(p)] = restored
+            _refuse(ValueError, where, "state_dict['param_groups']",
+                    f"a list of {len(self.param_groups)} group(s), one per group of this optimizer",
+                    f"{len(groups)}")
+        new_groups, owner_group, param_of = [], {}, {}
+        for g, (mine, saved) in enumerate(zip(self.param_groups, groups)):
+            name = f"state_dict['param_groups'][{g}]"
+            arguments.mapping(saved, where, name)
+            indices = saved.get("params")
+            if not isinstance(indices, (list, tuple)) or not all(arguments.is_int(i) for i in indices):
+                _fail(TypeError, where, f"{name}['params']", "a list of parameter indices (ints)", indices)
+            if len(indices) != len(mine["params"]):
+                _refuse(ValueError, where, f"{name}['params']", f"{len(mine['params'])} parameter index(es), "
+                        f"one per parameter of this optimizer's group {g}", f"{len(indices)}")
+            for i, p in zip(indices, mine["params"]):
+                if int(i) in param_of:
+                    _fail(ValueError, where, f"{name}['params']", "indices that appear once", int(i))
+                param_of[int(i)], owner_group[int(i)] = p, g
+            hyper = {k: v for k, v in saved.items() if k != "params"}
+            unknown = sorted(set(hyper) - set(self.defaults), key=str)
+            if unknown:
+                _fail(ValueError, where, f"{name} key", f"'params' or a hyperparameter of "
+                      f"{type(self).__name__} ({', '.join(map(repr, self.defaults))})", unknown[0])
+            new_groups.append(self._validate({**mine, **hyper}, where, label=name + "[{!r}]"))
+
+        state = state_dict["state"]
+        arguments.mapping(state, where, "state_dict['state']")
+        new_state = {}
+        for key, buffers in state.items():
+            name = f"state_dict['state'][{key!r}]"
+            if arguments.is_int(key) or (isinstance(key, str) and key.isdecimal()):
+                index = int(key)
+            else:
+                _fail(TypeError, where, "a key of state_dict['state']", "a parameter index (an int)", key)
+            if index not in param_of:
+                _fail(ValueError, where, "a key of state_dict['state']",
+                      f"a parameter index of state_dict['param_groups'] (one of its {len(param_of)})", key)
+            p, group = param_of[index], new_groups[owner_group[index]]
+            arguments.mapping(buffers, where, name)
+            expected = {"step", *self.buffers_for(group)}
+            if set(buffers) != expected:
+                _refuse(ValueError, where, name, f"a dict of the entries {sorted(expected)} (the buffers of "
+                        f"its group's settings)", f"the entries {sorted(buffers, key=str)}")
+            restored = {"step": arguments.integer(buffers["step"], where, f"{name}['step']", low=1)}
+            for buffer in sorted(expected - {"step"}):
+                value = buffers[buffer]
+                label = f"{name}[{buffer!r}]"
+                if not isinstance(value, np.ndarray):
+                    _fail(TypeError, where, label, "a numpy array", value)
+                if value.shape != p.shape or value.dtype != p.dtype:
+                    _refuse(ValueError, where, label, "an array of its parameter's shape and dtype",
+                            f"shape {value.shape} {value.dtype} for a parameter of shape {p.shape} {p.dtype}")
+                if not np.isfinite(value).all():
+                    _refuse(ValueError, where, label, "finite", "an array with NaN or infinite values")
+                if buffer in self.square_buffers and (value < 0).any():
+                    _refuse(ValueError, where, label, "non-negative (an average of squares)",
+                            "an array with negative values")
+                # a C-ordered copy of our own: the updates write through flat views, in place
+                restored[buffer] = p._backend.xp.asarray(np.array(value, order="C"))
+            new_state[id(p)] = restored
+
+        # everything checked: now change
+        for mine, new in zip(self.param_groups, new_groups):
+            for k, v in new.items():
+                dict.__setitem__(mine, k, v)
+        self.state = new_state
 
 
 class SGD(Optimizer):
@@ -268,12 +496,15 @@ class SGD(Optimizer):
         k.sgd_update(p, g, state.get("momentum_buffer"), group["lr"], group["momentum"], group["dampening"],
                      group["nesterov"], group["weight_decay"], state["step"] == 1)
 
-    def _validate(self, hyper):
-        super()._validate(hyper)
-        if hyper["momentum"] < 0:
-            raise ValueError(f"SGD: momentum must be non-negative, got {hyper['momentum']}")
-        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
+    rules = {**Optimizer.rules, "momentum": _non_negative,
+             "dampening": lambda value, where, name: _fraction(value, where, name, include_one=True),
+             "nesterov": arguments.boolean}
+
+    @classmethod
+    def _check_together(cls, hyper, where):
+        if hyper.get("nesterov") and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+            raise ValueError(f"{where}: nesterov needs momentum > 0 and dampening = 0, got "
+                             f"momentum={hyper['momentum']}, dampening={hyper['dampening']}")
 
 
 class RMSprop(Optimizer):
@@ -290,11 +521,9 @@ class RMSprop(Optimizer):
                          group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
                          group["centered"])
 
-    def _validate(self, hyper):
-        super()._validate(hyper)
-        if not 0 <= hyper["alpha"] < 1 or hyper["eps"] < 0 or hyper["momentum"] < 0:
-            raise ValueError(f"RMSprop: need 0 <= alpha < 1, eps >= 0, momentum >= 0; got alpha={hyper['alpha']}, "
-                             f"eps={hyper['eps']}, momentum={hyper['momentum']}")
+    rules = {**Optimizer.rules, "alpha": _fraction, "eps": _positive, "momentum": _non_negative,
+             "centered": arguments.boolean}
+    square_buffers = ("square_avg",)
 
 
 class Adam(Optimizer):
@@ -302,11 +531,6 @@ class Adam(Optimizer):
 
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False}
     decoupled = False
-
-    def __init__(self, params=None, **hyper):
-        if "betas" in hyper:  # a list from a JSON config reads back as the tuple the defaults use
-            hyper["betas"] = tuple(hyper["betas"])
-        super().__init__(params, **hyper)
 
     def buffers_for(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
@@ -317,13 +541,9 @@ class Adam(Optimizer):
                       group["lr"], beta1, beta2, group["eps"], group["weight_decay"], group["amsgrad"],
                       self.decoupled)
 
-    def _validate(self, hyper):
-        super()._validate(hyper)
-        betas = hyper["betas"]
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}")
-        if hyper["eps"] < 0:
-            raise ValueError(f"{type(self).__name__}: eps must be non-negative, got {hyper['eps']}")
+    # a list of betas (from a JSON config) reads back as the tuple the defaults use
+    rules = {**Optimizer.rules, "betas": _betas, "eps": _positive, "amsgrad": arguments.boolean}
+    square_buffers = ("exp_avg_sq", "max_exp_avg_sq")
 
 
 class AdamW(Adam):
@@ -341,12 +561,16 @@ def from_config(config: dict) -> Optimizer:
     (``{"class_name": ..., "config": {...}}``); add parameters with ``add_param_group``.
     Subclasses of ``Optimizer`` defined by users are found by class name once imported."""
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"from_config: expected a dict with 'class_name' and 'config', got {config!r}")
+        raise ValueError(f"from_config: config must be a dict with 'class_name' and 'config', got {config!r}")
     name = config["class_name"]
     cls = _REGISTRY.get(name) or _BY_NAME.get(str(name).lower())
     if cls is None:
         raise ValueError(f"from_config: unknown optimizer class {name!r}; known ones are {', '.join(sorted(_REGISTRY))}")
-    return cls(**dict(config.get("config") or {}))
+    hyper = config.get("config") or {}
+    arguments.mapping(hyper, "from_config", "config['config']")
+    if not all(isinstance(key, str) for key in hyper):
+        _fail(TypeError, "from_config", "config['config']", "a dict with str keys", hyper)
+    return cls(**dict(hyper))
 
 
 def get(optimizer, params=None) -> Optimizer:
@@ -359,6 +583,10 @@ def get(optimizer, params=None) -> Optimizer:
         if params is not None:
             opt.add_param_group({"params": list(params.parameters() if hasattr(params, "parameters") else params)})
         return opt
-    if not isinstance(optimizer, str) or optimizer.lower() not in _BY_NAME:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid names are {', '.join(_BY_NAME)}")
+    if not isinstance(optimizer, str):
+        _fail(TypeError, "optim.get", "optimizer", f"an Optimizer, a config dict or a name "
+              f"({', '.join(_BY_NAME)})", optimizer)
+    if optimizer.lower() not in _BY_NAME:
+        raise ValueError(f"optim.get: optimizer must be an Optimizer, a config dict or a name, got unknown optimizer "
+                         f"{optimizer!r}; valid names are {', '.join(_BY_NAME)}")
     return _BY_NAME[optimizer.lower()](params)

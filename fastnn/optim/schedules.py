@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 import numbers
 
+from .. import arguments
+
 __all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "LinearWarmup", "PiecewiseConstant",
            "StepDecay", "from_config"]
 
@@ -61,8 +63,7 @@ class LearningRateSchedule:
         _REGISTRY[cls.__name__] = cls
 
     def __call__(self, step) -> float:
-        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step >= 0:
-            raise ValueError(f"{type(self).__name__}: the step or epoch must be a number >= 0, got {step!r}")
+        arguments.real(step, type(self).__name__, "the step or epoch", low=0)
         return float(self.lr_at(step))
 
     def lr_at(self, t) -> float:
@@ -113,7 +114,7 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_lr = _number("ExponentialDecay", "initial_lr", initial_lr)
         self.decay_rate = _number("ExponentialDecay", "decay_rate", decay_rate, positive=True)
         self.decay_steps = _number("ExponentialDecay", "decay_steps", decay_steps, positive=True)
-        self.staircase = bool(staircase)
+        self.staircase = arguments.boolean(staircase, "ExponentialDecay", "staircase")
 
     def lr_at(self, t):
         exponent = t / self.decay_steps
@@ -188,6 +189,9 @@ class PiecewiseConstant(LearningRateSchedule):
     _fields = ("boundaries", "values")
 
     def __init__(self, boundaries, values):
+        for name, value in (("boundaries", boundaries), ("values", values)):
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"PiecewiseConstant: {name} must be a list of numbers, got {value!r}")
         self.boundaries = tuple(_number("PiecewiseConstant", f"boundaries[{i}]", b) for i, b in enumerate(boundaries))
         self.values = tuple(_number("PiecewiseConstant", f"values[{i}]", v) for i, v in enumerate(values))
         if len(self.values) != len(self.boundaries) + 1:
@@ -208,4 +212,5 @@ def from_config(config: dict) -> LearningRateSchedule:
     if cls is None:
         raise ValueError(f"schedules.from_config: unknown schedule {config['class_name']!r}; known ones are "
                          f"{', '.join(sorted(_REGISTRY))}")
+    arguments.mapping(config.get("config") or {}, "schedules.from_config", "config['config']")
     return cls(**dict(config.get("config") or {}))

@@ -220,6 +220,8 @@ def batchnorm_fwd_train(x, gamma, beta, running_mean, running_var, momentum, eps
 
 
 def batchnorm_fwd_eval(x, gamma, beta, running_mean, running_var, eps):
+    if x.size == 0:  # an empty batch (or no channel, or empty images): nothing to write
+        return np.empty_like(x)
     c = x.shape[1]
     scale = gamma / np.sqrt(running_var + eps)  # C values, as the reference forms them
     y = np.empty_like(x)
@@ -257,6 +259,8 @@ def batchnorm_bwd_train(x, gamma, mean, invstd, gy):
 
 def batchnorm_bwd_eval(x, gamma, running_mean, running_var, eps, gy):
     c = x.shape[1]
+    if x.size == 0:  # sums over no value: zero gradients for gamma and beta
+        return np.empty_like(gy), np.zeros(c, dtype=gy.dtype), np.zeros(c, dtype=gy.dtype)
     invstd = 1 / np.sqrt(running_var + eps)
     scale = gamma * invstd
     gx = np.empty_like(gy)

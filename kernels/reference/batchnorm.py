@@ -11,11 +11,14 @@ Train backward: dbeta = sum dy,  dgamma = sum dy xhat,
 Eval backward:  dx = gamma dy / sqrt(running_var + eps), dgamma = sum dy xhat_running, dbeta = sum dy
 """
 
+import math
+
 import numpy as np
 
 
 def _as3d(x):
-    return x.reshape(x.shape[0], x.shape[1], -1)  # (N, C, L)
+    # (N, C, L); L spelled out: an empty x has no -1 to infer (N or C may be 0)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _chan(v):

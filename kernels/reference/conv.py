@@ -14,6 +14,8 @@ and the backward formulas above take dz in place of dy. ``saved`` is what the ba
 pass needs of x; here it is cols (a compiled backend keeps its own record).
 """
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -82,7 +84,7 @@ def conv2d_fwd(x, w, b, stride, pad, activation, alpha):
     oh = output_size(x.shape[2], kh, stride[0], pad[0], pad[1])
     ow = output_size(x.shape[3], kw, stride[1], pad[2], pad[3])
     cols = im2col(x, (kh, kw), stride, pad)
-    y = np.matmul(w.reshape(f, -1), cols)  # (N, F, OH*OW)
+    y = np.matmul(w.reshape(f, c * kh * kw), cols)  # (N, F, OH*OW); no -1: f may be 0
     if b is not None:
         y += b[:, None]
     z = y.reshape(n, f, oh, ow)
@@ -96,7 +98,7 @@ def conv2d_bwd(x_shape, w, saved, z, y, gy, stride, pad, activation, alpha, need
     if activation is not None:
         gy = BACKWARD[activation](z, y, gy, alpha)
     gy2 = gy.reshape(n, f, oh * ow)
-    w2 = w.reshape(f, -1)
+    w2 = w.reshape(f, math.prod(w.shape[1:]))
     gw = np.tensordot(gy2, saved, axes=([0, 2], [0, 2])).reshape(w.shape) if need_gw else None
     gb = gy2.sum(axis=(0, 2)) if need_gb else None
     gx = None

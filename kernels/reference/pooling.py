@@ -15,7 +15,7 @@ from .conv import scatter_windows, windows
 def max_pool2d_fwd(x, kernel, stride, pad):
     win = windows(x, kernel, stride, pad, value=-np.inf)
     n, c, oh, ow = win.shape[:4]
-    flat = win.reshape(n, c, oh, ow, -1)
+    flat = win.reshape(n, c, oh, ow, kernel[0] * kernel[1])   # -1 cannot be inferred for an empty batch
     argmax = flat.argmax(axis=-1)
     y = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
     return np.ascontiguousarray(y), argmax.astype(np.int64)
