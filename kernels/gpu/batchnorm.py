@@ -53,8 +53,6 @@ def batchnorm_fwd_train(x, gamma, beta, running_mean, running_var, momentum, eps
 
 def batchnorm_fwd_eval(x, gamma, beta, running_mean, running_var, eps):
     y = cupy.empty_like(x)
-    if x.size == 0:  # an empty batch (or no channel, or empty images): no launch (its grid would be empty)
-        return y
     grid, geometry = _layout(x.shape, x, y)
     cu("batchnorm.cu", "fastnn_bn_eval_apply", x.dtype)(
         grid, (_THREADS,), [x, gamma, beta, running_mean, running_var, x.dtype.type(eps)] + geometry + [y])
@@ -79,9 +77,6 @@ def batchnorm_bwd_train(x, gamma, mean, invstd, gy):
 
 
 def batchnorm_bwd_eval(x, gamma, running_mean, running_var, eps, gy):
-    if x.size == 0:  # sums over no value: zero gradients for gamma and beta
-        c = x.shape[1]
-        return cupy.empty_like(gy), cupy.zeros(c, dtype=gy.dtype), cupy.zeros(c, dtype=gy.dtype)
     invstd = 1 / cupy.sqrt(running_var + x.dtype.type(eps))
     return _backward(x, gamma, running_mean, invstd, gy, 0)
 
