@@ -35,8 +35,9 @@ The clipped gradient feeds the update only; ``p.grad`` keeps the gradient as com
 
 Every hyperparameter is checked where it is set (constructor, ``add_param_group``, the
 ``lr`` setter, an assignment into ``param_groups[i]``, ``load_state_dict``), never in
-``step()``: lr, weight_decay and momentum finite and >= 0, eps finite and > 0, alpha in
-[0, 1), dampening in [0, 1], betas a pair in [0, 1), nesterov/centered/amsgrad bools. A
+``step()``: lr, weight_decay and momentum finite and >= 0, eps finite and > 0 (0 would
+make 0 / 0 for a weight whose gradient is zero), alpha in [0, 1), dampening in [0, 1],
+betas a pair in [0, 1), nesterov/centered/amsgrad bools. A
 bad value raises a TypeError or ValueError naming the class and the argument, and
 leaves the optimizer as it was.
 
@@ -62,10 +63,6 @@ CLIP_ARGUMENTS = ("clipnorm", "global_clipnorm", "clipvalue")
 _REGISTRY: dict[str, type] = {}
 
 
-def _fail(error, where, name, expected, value):
-    arguments._fail(error, where, name, expected, value)
-
-
 def _refuse(error, where, name, expected, got: str):
     """The validators' message form with a described (not repr'd) value: "got shape (3,) float64"."""
     raise error(f"{where}: {name} must be {expected}, got {got}")
@@ -74,15 +71,10 @@ def _refuse(error, where, name, expected, got: str):
 def _non_negative(value, where, name) -> float:
     """A finite real >= 0 (lr, weight_decay, momentum)."""
     if not arguments.is_real(value):
-        _fail(TypeError, where, name, "a non-negative number", value)
+        arguments._fail(TypeError, where, name, "a non-negative number", value)
     if not (math.isfinite(value) and value >= 0):
-        _fail(ValueError, where, name, "non-negative (a finite number >= 0)", value)
+        arguments._fail(ValueError, where, name, "non-negative (a finite number >= 0)", value)
     return float(value)
-
-
-def _positive(value, where, name) -> float:
-    """A finite real > 0 (eps: 0 would make 0 / 0 for a parameter whose gradient is zero)."""
-    return arguments.real(value, where, name, low=0.0, low_open=True)
 
 
 def _fraction(value, where, name, include_one=False) -> float:
@@ -94,11 +86,11 @@ def _betas(value, where, name) -> tuple:
     """Two reals in [0, 1): Adam's (beta1, beta2). A JSON list reads back as the tuple."""
     expected = "a pair (beta1, beta2) of numbers in [0, 1)"
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        _fail(TypeError, where, name, expected, value)
+        arguments._fail(TypeError, where, name, expected, value)
     if not all(arguments.is_real(b) for b in value):
-        _fail(TypeError, where, name, expected, value)
+        arguments._fail(TypeError, where, name, expected, value)
     if not all(math.isfinite(b) and 0 <= b < 1 for b in value):
-        _fail(ValueError, where, name, expected, value)
+        arguments._fail(ValueError, where, name, expected, value)
     return tuple(float(b) for b in value)
 
 
@@ -121,7 +113,7 @@ class ParamGroup(dict):
             changes = {("lr" if k == "learning_rate" else k): v for k, v in changes.items()}
         unknown = sorted(set(changes) - set(cls.defaults) - {"params"}, key=str)
         if unknown:
-            _fail(ValueError, where, "a key", f"'params' or a hyperparameter of {cls.__name__} "
+            arguments._fail(ValueError, where, "a key", f"'params' or a hyperparameter of {cls.__name__} "
                   f"({', '.join(map(repr, cls.defaults))})", unknown[0])
         if "params" in changes:
             changes["params"] = _check_params(changes["params"], where, "params")
@@ -176,7 +168,7 @@ def _check_params(params, where, name) -> list:
     if isinstance(params, Tensor):
         params = [params]
     elif isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
-        _fail(TypeError, where, name, "a Tensor or an iterable of Tensors", params)
+        arguments._fail(TypeError, where, name, "a Tensor or an iterable of Tensors", params)
     params = list(params)
     seen = set()
     for i, p in enumerate(params):
@@ -229,7 +221,7 @@ class Optimizer:
         if params is not None:
             if isinstance(params, Tensor) or isinstance(params, (str, bytes, dict)) or not (
                     hasattr(params, "parameters") or hasattr(params, "__iter__")):
-                _fail(TypeError, owner, "params", "an iterable of Tensors, a list of param group dicts, "
+                arguments._fail(TypeError, owner, "params", "an iterable of Tensors, a list of param group dicts, "
                       "a model or None", params)
             params = list(params.parameters() if hasattr(params, "parameters") else params)
             if not params:
@@ -240,7 +232,7 @@ class Optimizer:
                                  f"making the optimizer, or pass params=None and let compile() attach them")
             dicts = [isinstance(p, dict) for p in params]
             if any(dicts) and not all(dicts):
-                _fail(TypeError, owner, "params", "either Tensors or param group dicts, not both", params)
+                arguments._fail(TypeError, owner, "params", "either Tensors or param group dicts, not both", params)
             groups = params if dicts[0] else [{"params": params}]
             for group in groups:
                 self.add_param_group(group)
@@ -260,7 +252,7 @@ class Optimizer:
         where = f"{owner}.add_param_group"
         group = dict(arguments.mapping(group, where, "group"))
         if "params" not in group:
-            _fail(ValueError, where, "group", "a dict with the key 'params'", group)
+            arguments._fail(ValueError, where, "group", "a dict with the key 'params'", group)
         if "learning_rate" in group:
             if "lr" in group:
                 raise TypeError(f"{where}: give lr or learning_rate, not both")
@@ -415,7 +407,7 @@ class Optimizer:
                     "(state_dict()'s output)", f"a dict with the keys {sorted(state_dict, key=str)}")
         groups = state_dict["param_groups"]
         if not isinstance(groups, (list, tuple)):
-            _fail(TypeError, where, "state_dict['param_groups']", "a list of group dicts", groups)
+            arguments._fail(TypeError, where, "state_dict['param_groups']", "a list of group dicts", groups)
         if len(groups) != len(self.param_groups):
             _refuse(ValueError, where, "state_dict['param_groups']",
                     f"a list of {len(self.param_groups)} group(s), one per group of this optimizer",
@@ -426,18 +418,18 @@ class Optimizer:
             arguments.mapping(saved, where, name)
             indices = saved.get("params")
             if not isinstance(indices, (list, tuple)) or not all(arguments.is_int(i) for i in indices):
-                _fail(TypeError, where, f"{name}['params']", "a list of parameter indices (ints)", indices)
+                arguments._fail(TypeError, where, f"{name}['params']", "a list of parameter indices (ints)", indices)
             if len(indices) != len(mine["params"]):
                 _refuse(ValueError, where, f"{name}['params']", f"{len(mine['params'])} parameter index(es), "
                         f"one per parameter of this optimizer's group {g}", f"{len(indices)}")
             for i, p in zip(indices, mine["params"]):
                 if int(i) in param_of:
-                    _fail(ValueError, where, f"{name}['params']", "indices that appear once", int(i))
+                    arguments._fail(ValueError, where, f"{name}['params']", "indices that appear once", int(i))
                 param_of[int(i)], owner_group[int(i)] = p, g
             hyper = {k: v for k, v in saved.items() if k != "params"}
             unknown = sorted(set(hyper) - set(self.defaults), key=str)
             if unknown:
-                _fail(ValueError, where, f"{name} key", f"'params' or a hyperparameter of "
+                arguments._fail(ValueError, where, f"{name} key", f"'params' or a hyperparameter of "
                       f"{type(self).__name__} ({', '.join(map(repr, self.defaults))})", unknown[0])
             new_groups.append(self._validate({**mine, **hyper}, where, label=name + "[{!r}]"))
 
@@ -449,9 +441,9 @@ class Optimizer:
             if arguments.is_int(key) or (isinstance(key, str) and key.isdecimal()):
                 index = int(key)
             else:
-                _fail(TypeError, where, "a key of state_dict['state']", "a parameter index (an int)", key)
+                arguments._fail(TypeError, where, "a key of state_dict['state']", "a parameter index (an int)", key)
             if index not in param_of:
-                _fail(ValueError, where, "a key of state_dict['state']",
+                arguments._fail(ValueError, where, "a key of state_dict['state']",
                       f"a parameter index of state_dict['param_groups'] (one of its {len(param_of)})", key)
             p, group = param_of[index], new_groups[owner_group[index]]
             arguments.mapping(buffers, where, name)
@@ -464,7 +456,7 @@ class Optimizer:
                 value = buffers[buffer]
                 label = f"{name}[{buffer!r}]"
                 if not isinstance(value, np.ndarray):
-                    _fail(TypeError, where, label, "a numpy array", value)
+                    arguments._fail(TypeError, where, label, "a numpy array", value)
                 if value.shape != p.shape or value.dtype != p.dtype:
                     _refuse(ValueError, where, label, "an array of its parameter's shape and dtype",
                             f"shape {value.shape} {value.dtype} for a parameter of shape {p.shape} {p.dtype}")
@@ -521,7 +513,7 @@ class RMSprop(Optimizer):
                          group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"],
                          group["centered"])
 
-    rules = {**Optimizer.rules, "alpha": _fraction, "eps": _positive, "momentum": _non_negative,
+    rules = {**Optimizer.rules, "alpha": _fraction, "eps": arguments.positive, "momentum": _non_negative,
              "centered": arguments.boolean}
     square_buffers = ("square_avg",)
 
@@ -542,7 +534,7 @@ class Adam(Optimizer):
                       self.decoupled)
 
     # a list of betas (from a JSON config) reads back as the tuple the defaults use
-    rules = {**Optimizer.rules, "betas": _betas, "eps": _positive, "amsgrad": arguments.boolean}
+    rules = {**Optimizer.rules, "betas": _betas, "eps": arguments.positive, "amsgrad": arguments.boolean}
     square_buffers = ("exp_avg_sq", "max_exp_avg_sq")
 
 
@@ -569,7 +561,7 @@ def from_config(config: dict) -> Optimizer:
     hyper = config.get("config") or {}
     arguments.mapping(hyper, "from_config", "config['config']")
     if not all(isinstance(key, str) for key in hyper):
-        _fail(TypeError, "from_config", "config['config']", "a dict with str keys", hyper)
+        arguments._fail(TypeError, "from_config", "config['config']", "a dict with str keys", hyper)
     return cls(**dict(hyper))
 
 
@@ -584,7 +576,7 @@ def get(optimizer, params=None) -> Optimizer:
             opt.add_param_group({"params": list(params.parameters() if hasattr(params, "parameters") else params)})
         return opt
     if not isinstance(optimizer, str):
-        _fail(TypeError, "optim.get", "optimizer", f"an Optimizer, a config dict or a name "
+        arguments._fail(TypeError, "optim.get", "optimizer", f"an Optimizer, a config dict or a name "
               f"({', '.join(_BY_NAME)})", optimizer)
     if optimizer.lower() not in _BY_NAME:
         raise ValueError(f"optim.get: optimizer must be an Optimizer, a config dict or a name, got unknown optimizer "
