@@ -3,8 +3,8 @@
 Offline only: every test runs with FASTNN_OFFLINE=1, HOME/XDG_CACHE_HOME/KERAS_HOME in a
 temporary folder, Debian's folder pointed elsewhere and ``urllib.request.urlopen``
 replaced by a function that fails the test; the download tests serve bytes from memory.
-MNIST-format data are tiny IDX/npz files written here; digits and diabetes come from
-scikit-learn.
+MNIST-format data are tiny IDX/npz files written here; digits and diabetes are the
+archives bundled in fastnn/datasets/data (compared with scikit-learn's where it is installed).
 """
 
 import dataclasses
@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import struct
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -95,22 +96,51 @@ def assert_matches(loaded, arrays, flat=False):
 # ---------------------------------------------------------------- digits, diabetes, xor, split
 
 def test_digits_shapes_dtypes_ranges_and_content():
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
     (x_train, y_train), (x_test, y_test) = datasets.load_digits()
     assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64 and y_test.shape == (360,)
     assert x_train.min() == 0.0 and x_train.max() == 1.0
-    assert set(np.unique(y_train)) == set(range(10)) and set(np.unique(y_test)) <= set(range(10))
-    # the two parts together are exactly scikit-learn's table, pixels / 16
-    bunch = sklearn_datasets.load_digits()
+    # pixels are counts of 16 bitmap pixels, so every value is k / 16 for a whole k
     together = np.concatenate([x_train, x_test]) * 16
-    rows = sorted(map(tuple, np.column_stack([together, np.concatenate([y_train, y_test])])))
-    expected = sorted(map(tuple, np.column_stack([bunch.data, bunch.target])))
-    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(together, np.round(together))
+    assert set(np.unique(y_train)) == set(range(10)) and set(np.unique(y_test)) <= set(range(10))
+
+
+def test_bundled_tables_are_scikit_learns_bit_for_bit():
+    """The loaders give exactly what they gave when they read scikit-learn's copies: the
+    same arrays, dtypes and bytes, split by the same permutation."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="the reference copies ship with scikit-learn")
+    digits, diabetes = sklearn_datasets.load_digits(), sklearn_datasets.load_diabetes()
+    for flat in (True, False):
+        pixels = (digits.data / 16.0).astype(np.float32)
+        expected = datasets.train_test_split(pixels if flat else pixels.reshape(-1, 1, 8, 8),
+                                             digits.target.astype(np.int64), 0.2, 3)
+        assert_same_parts(datasets.load_digits(flat=flat, seed=3), expected)
+    expected = datasets.train_test_split(diabetes.data.astype(np.float32), diabetes.target.astype(np.float32),
+                                         0.25, 1)
+    assert_same_parts(datasets.load_diabetes(test_size=0.25, seed=1), expected)
+
+
+def assert_same_parts(loaded, expected):
+    for got, want in zip(loaded[0] + loaded[1], expected[0] + expected[1]):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == want.tobytes()
+
+
+def test_digits_and_diabetes_load_without_scikit_learn(tmp_path):
+    """A bare install has no scikit-learn: the bundled archives are all the loaders read."""
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import fastnn as fnn\n"
+            "(x, y), (xt, yt) = fnn.datasets.load_digits(flat=False)\n"
+            "(d, t), (dt, tt) = fnn.datasets.load_diabetes(standardize=True)\n"
+            "print(x.shape, xt.shape, int(y.max()), d.shape, dt.shape, int(t.min()), int(t.max()))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(1437,", "1,", "8,", "8)", "(360,", "1,", "8,", "8)", "9",
+                                   "(353,", "10)", "(89,", "10)", "25", "346"]
 
 
 def test_digits_images_are_the_flat_rows_reshaped():
-    pytest.importorskip("sklearn")
     (flat, y_flat), _ = datasets.load_digits()
     (images, y_images), _ = datasets.load_digits(flat=False)
     assert images.shape == (1437, 1, 8, 8)
@@ -119,7 +149,6 @@ def test_digits_images_are_the_flat_rows_reshaped():
 
 
 def test_split_is_reproducible_and_seed_dependent():
-    pytest.importorskip("sklearn")
     first = datasets.load_digits(seed=3)
     again = datasets.load_digits(seed=3)
     other = datasets.load_digits(seed=4)
@@ -166,7 +195,6 @@ def test_split_rejects_length_mismatch():
 
 
 def test_diabetes_shapes_and_target():
-    pytest.importorskip("sklearn")
     (x_train, y_train), (x_test, y_test) = datasets.load_diabetes()
     assert x_train.shape == (353, 10) and x_test.shape == (89, 10)
     assert x_train.dtype == y_train.dtype == np.float32 and y_test.shape == (89,)
@@ -178,7 +206,6 @@ def test_diabetes_shapes_and_target():
 
 
 def test_diabetes_standardize_uses_training_statistics():
-    pytest.importorskip("sklearn")
     (raw_train, y_raw), (raw_test, _) = datasets.load_diabetes()
     (x_train, y_train), (x_test, _) = datasets.load_diabetes(standardize=True)
     np.testing.assert_array_equal(y_train, y_raw)

@@ -347,7 +347,7 @@ def test_the_commands_shown_parse_and_the_train_options_are_the_real_ones():
 
     parser = cli.build_parser()
     commands = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("fastnn ")]
-    assert {shlex.split(c)[1] for c in commands} == {"train", "evaluate", "bench", "info", "warmup"}
+    assert {shlex.split(c)[1] for c in commands} == {"train", "evaluate", "export", "bench", "info", "warmup"}
     for command in commands:
         parser.parse_args(shlex.split(command.split("#")[0])[1:])
     defaults = vars(parser.parse_args(["train"]))

@@ -1,14 +1,17 @@
 """The curriculum as a whole: every lesson in examples/ has its test, shares the command
-line (--backend, --quick, --out, --seed), is listed in the README, and runs as a script file."""
+line (--backend, --quick, --out, --seed), is listed in the README, and runs as a script file;
+and the quick-start job, train_digits.py, which shares that command line too."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from example_scripts import EXAMPLES, load, lesson_names
+import fastnn as fnn
+from example_scripts import EXAMPLES, QUICK_START, load, lesson_names, run_quick
 
 ROOT = EXAMPLES.parent
 TESTS = Path(__file__).resolve().parent
@@ -32,7 +35,7 @@ def test_every_lesson_has_its_own_test_file(name):
     assert f'run_quick("{name}"' in test_file.read_text(), f"{test_file.name} does not run {name}.py"
 
 
-@pytest.mark.parametrize("name", CURRICULUM)
+@pytest.mark.parametrize("name", CURRICULUM + [QUICK_START])
 def test_every_lesson_shares_the_command_line(name, capsys):
     module = load(name)
     with pytest.raises(SystemExit) as stopped:
@@ -57,3 +60,17 @@ def test_a_lesson_runs_as_a_script_file(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "seconds" in done.stdout
     assert list(tmp_path.glob("*.png"))
+
+
+def test_the_quick_start_job_learns_digits_and_leaves_its_model_and_curves(tmp_path):
+    """``python examples/train_digits.py --quick``: the hand-written loop learns, and the saved
+    model scores on the test digits what the script printed."""
+    results = run_quick(QUICK_START, "numpy", tmp_path)
+    assert results["epochs"] == 8 and (results["train_size"], results["test_size"]) == (1437, 360)
+    assert results["test_accuracy"] >= 0.93   # ten classes: chance is 0.1
+    assert results["final_loss"] < results["first_epoch_loss"] / 5
+    assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = fnn.load_model(tmp_path / "digits_mlp.safetensors", backend="numpy")
+    _, (x_test, y_test) = fnn.datasets.load_digits()
+    predicted = np.asarray(model.predict(x_test)).argmax(axis=1)
+    assert float((predicted == y_test).mean()) == pytest.approx(results["test_accuracy"], abs=1e-9)

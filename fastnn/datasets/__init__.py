@@ -28,7 +28,8 @@ Made-up data for the lessons in ``examples/`` (seeded, offline, no split unless 
 ``(split)``: the dataset has no official test set; ``test_size=0.2`` and ``seed=0`` pick
 one reproducibly (``train_test_split``: a Philox permutation, the same on every machine).
 
-Where the files come from: digits and diabetes ship inside scikit-learn (offline).
+Where the files come from: digits and diabetes ship inside fastnn (``data/*.npz``, offline,
+no scikit-learn needed; sources and licences in ``data/LICENSE-digits-diabetes.txt``).
 MNIST and Fashion-MNIST are read from IDX or ``.npz`` files in ``path``, ``$FASTNN_DATA``,
 fastnn's cache, Keras' cache or Debian's ``dataset-fashion-mnist``, and otherwise
 downloaded from the publisher's mirror and checked against the published SHA-256

@@ -1,33 +1,43 @@
-"""The small datasets that ship inside scikit-learn: digits and diabetes (always offline).
+"""The two small tables that ship inside fastnn: digits and diabetes (always offline).
 
-scikit-learn is imported only when one of these is loaded; without it a
-``DatasetNotFoundError`` says how to install it. Neither has an official train/test
-split, so both take ``test_size`` and ``seed`` (see ``fastnn.datasets.split``).
+Both are NumPy archives in ``fastnn/datasets/data/``, read through ``importlib.resources``
+(so they load from an installed wheel as from a source checkout, with nothing but NumPy):
+
+    digits.npz     pixels  uint8 (1797, 64), the 0-16 counts of the 8 x 8 images, row by row
+                   labels  uint8 (1797,), the digit 0-9
+    diabetes.npz   features  float32 (442, 10), the columns as scikit-learn's load_diabetes()
+                             gives them (centred, each scaled to unit Euclidean norm)
+                   target    uint16 (442,), disease progression one year later (25-346)
+
+They hold exactly scikit-learn's copies (``data/README.md`` has the command that wrote
+them and their SHA-256); ``data/LICENSE-digits-diabetes.txt`` names the sources and their
+licences. Neither table has an official train/test split, so both loaders take
+``test_size`` and ``seed`` (see ``fastnn.datasets.split``).
 """
 
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 
-from .sources import DatasetNotFoundError
 from .split import standardize as standardize_features, train_test_split
 
+DIGITS_FILE = "digits.npz"
+DIABETES_FILE = "diabetes.npz"
 DIGITS_SIZE = 8
 DIGITS_MAX = 16.0
 
 
-def _sklearn_datasets(name: str):
-    try:
-        import sklearn.datasets
-    except ImportError as error:
-        raise DatasetNotFoundError(
-            f"the {name} dataset ships with scikit-learn, which is not installed: "
-            f"pip install scikit-learn (or pip install 'fastnn[examples]')") from error
-    return sklearn.datasets
+def read_bundled_arrays(name: str, keys: tuple) -> tuple:
+    """The arrays ``keys`` of the bundled archive ``fastnn/datasets/data/<name>``, in that order."""
+    with resources.files("fastnn.datasets").joinpath("data").joinpath(name).open("rb") as file:
+        with np.load(file, allow_pickle=False) as archive:
+            return tuple(archive[key] for key in keys)
 
 
 def load_digits(flat: bool = True, test_size=0.2, seed: int = 0):
-    """scikit-learn's 8 x 8 handwritten digits (1,797 images of 0-9, from UCI's optdigits).
+    """The 8 x 8 handwritten digits (1,797 images of 0-9, from UCI's optdigits), bundled.
 
     Returns ``(x_train, y_train), (x_test, y_test)``:
 
@@ -38,16 +48,16 @@ def load_digits(flat: bool = True, test_size=0.2, seed: int = 0):
     With the defaults n_test = ceil(0.2 * 1797) = 360 and n_train = 1437. ``test_size`` is a
     fraction in [0, 1) or a count; ``seed`` fixes the split (the same on every machine).
     """
-    bunch = _sklearn_datasets("digits").load_digits()
-    x = (bunch.data / DIGITS_MAX).astype(np.float32)
+    pixels, labels = read_bundled_arrays(DIGITS_FILE, ("pixels", "labels"))
+    x = (pixels / DIGITS_MAX).astype(np.float32)   # k / 16 is exact in float32 for k = 0..16
     if not flat:
         x = x.reshape(len(x), 1, DIGITS_SIZE, DIGITS_SIZE)
-    y = bunch.target.astype(np.int64)
+    y = labels.astype(np.int64)
     return train_test_split(x, y, test_size, seed)
 
 
 def load_diabetes(standardize: bool = False, test_size=0.2, seed: int = 0):
-    """scikit-learn's diabetes regression data (Efron et al. 2004): 442 patients, 10 features.
+    """The diabetes regression table (Efron et al. 2004): 442 patients, 10 features, bundled.
 
     Returns ``(x_train, y_train), (x_test, y_test)``:
 
@@ -61,9 +71,8 @@ def load_diabetes(standardize: bool = False, test_size=0.2, seed: int = 0):
     into the scaling; networks train faster on such inputs. The target is left as it is.
     With the defaults n_test = ceil(0.2 * 442) = 89 and n_train = 353.
     """
-    bunch = _sklearn_datasets("diabetes").load_diabetes()
-    x = bunch.data.astype(np.float32)
-    y = bunch.target.astype(np.float32)
+    x, target = read_bundled_arrays(DIABETES_FILE, ("features", "target"))
+    y = target.astype(np.float32)
     (x_train, y_train), (x_test, y_test) = train_test_split(x, y, test_size, seed)
     if standardize:
         x_train, x_test = standardize_features(x_train, x_test)
