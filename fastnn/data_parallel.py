@@ -2,8 +2,10 @@
 the pieces data-parallel training is made of.
 
 * ``check_same_weights(model, world)``: every rank holds weights of the same shapes and
-  dtypes, in the same order; otherwise a ValueError on every rank naming the ranks that differ (a
-  collective on mismatched buffers would hang or corrupt memory instead).
+  dtypes, in the same order, frozen alike (``layer.trainable``: a frozen weight's gradient
+  is left out of the reduction, so the ranks must agree on which are); otherwise a
+  ValueError on every rank naming the ranks that differ (a collective on mismatched
+  buffers would hang or corrupt memory instead).
 * ``broadcast_model(model, world)``: rank 0's weights (every one, batch-norm running
   statistics included), its optimizer state and its random stream on every rank.
 * ``reduce_gradients(params, world)``: each gradient replaced by its mean over the ranks,
@@ -32,7 +34,8 @@ BUCKET_BYTES = 25 << 20
 
 
 def check_same_weights(model, world) -> None:
-    signature = [(t.name, tuple(t.shape), np.dtype(t.dtype).str) for t in model.weights]
+    signature = [(t.name, tuple(t.shape), np.dtype(t.dtype).str, "trains" if t.requires_grad else "frozen")
+                 for t in model.weights]
     every = world.allgather_object(signature)
     # Names may differ (a layer's default name counts the layers made before it); shapes and dtypes may not.
     layout = [[entry[1:] for entry in theirs] for theirs in every]
@@ -45,8 +48,8 @@ def check_same_weights(model, world) -> None:
         detail = f"rank 0 has {len(mine)} weights, rank {rank} has {len(theirs)}"
     else:
         first = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a[1:] != b[1:])
-        detail = (f"weight {first}: rank 0 has {mine[first][0]} {mine[first][1]} {mine[first][2]}, rank {rank} has "
-                  f"{theirs[first][0]} {theirs[first][1]} {theirs[first][2]}")
+        detail = (f"weight {first}: rank 0 has {' '.join(map(str, mine[first]))}, rank {rank} has "
+                  f"{' '.join(map(str, theirs[first]))}")
     who = (f"ranks {', '.join(map(str, differing))} differ" if len(differing) > 1 else f"rank {rank} differs")
     raise ValueError(f"the model differs between ranks ({who} from rank 0): {detail}; every rank must build "
                      f"the same model")

@@ -23,6 +23,12 @@ A layer takes part by defining two methods:
 
 A loss takes part with ``direct_call(pred, target, backend) -> (loss, op)``, where ``op``'s
 backward of the seed 1 returns the prediction's gradient first.
+
+Frozen layers (``layer.trainable = False``) take part too: their weights get no gradient
+and no update, as in the graph step, where they have requires_grad=False; the layers
+before the first one that trains run no backward at all. The plan is made from the flags
+of the moment, so fit plans again when a flag changes (``trainable_changes``, read once a
+step).
 """
 
 from __future__ import annotations
@@ -39,27 +45,28 @@ class DirectStep:
         self.backend = model._backend
         self.loss = model.loss
         self.optimizer = model.optimizer
-        # params: per layer, (parameter, its optimizer group, its place in the optimizer's order)
-        # in the order of op.backward's gradients. The update runs in the optimizer's order, as
-        # step() does (a global clipping norm sums in that order).
+        # params: per layer, (parameter, its optimizer group, its place in the optimizer's order,
+        # the position of its gradient in op.backward's result) for the weights that train. The
+        # update runs in the optimizer's order, as step() does (a global clipping norm sums in
+        # that order).
         self.count = sum(len(p) for p in params)
-        # Layers before the first one with weights need no backward (nothing below wants a gradient).
+        # Layers before the first one whose weights train need no backward (nothing below wants a gradient).
         self.backward_from = backward_from
         self.calls = [(layer.direct_call, index > backward_from) for index, layer in enumerate(layers)]
         # Backward, last layer first: (layer index, its (parameter, group, place, position of the
         # parameter's gradient in op.backward's result)).
-        self.backward_order = [
-            (index, tuple((p, group, place, i) for i, (p, group, place) in enumerate(params[index], 1)))
-            for index in range(len(layers) - 1, backward_from - 1, -1)]
+        self.backward_order = [(index, params[index]) for index in range(len(layers) - 1, backward_from - 1, -1)]
         self.seeds: dict = {}   # dtype -> the 0-d one Tensor.backward seeds a loss with (never written)
 
     @classmethod
     def plan(cls, model, regularizers) -> DirectStep | None:
-        """The direct step for ``model`` as compiled now, or None when fit must run the graph
-        step: a model that is not a built Sequential on a host backend; a layer or loss
-        without a direct form, or a subclass that overrides ``call``; penalties (graph ops on
-        the weights); an optimizer that overrides ``step`` or ``zero_grad``, or whose
-        parameters are not exactly the model's; a weight shared between layers or frozen."""
+        """The direct step for ``model`` as compiled and frozen now, or None when fit must
+        run the graph step: a model that is not a built Sequential on a host backend; a layer
+        or loss without a direct form, or a subclass that overrides ``call``; penalties (graph
+        ops on the weights); an optimizer that overrides ``step`` or ``zero_grad``, that holds
+        tensors other than the model's weights, or whose unfrozen parameters are not exactly
+        the model's trainable weights; a weight shared between layers; a weight of a
+        trainable layer with requires_grad switched off by hand; no layer that trains."""
         chain = model._direct_chain()
         if chain is None or not model.built or not model._backend.host_memory:
             return None
@@ -69,25 +76,42 @@ class DirectStep:
         if not isinstance(optimizer, Optimizer) or type(optimizer).step is not Optimizer.step \
                 or type(optimizer).zero_grad is not Optimizer.zero_grad:
             return None
-        model_params = {id(p) for p in model.parameters()}
+        # model.parameters() and model.weights from one walk of the layer tree (fit plans at
+        # every call; two walks cost more than the rest of the plan)
+        entries = model._weight_entries()
+        model_params = {id(t) for owner, spec, t in entries if spec.trainable and owner.trainable}
+        held = optimizer.parameters()
+        # step() would also zero and skip weights of other models; frozen weights of this
+        # one (compile hands them over) get no gradient and no update in either step.
+        if not {id(p) for p in held} <= {id(t) for _, _, t in entries}:
+            return None
+        training = [p for p in held if id(p) in model_params]
+        if {id(p) for p in training} != model_params:
+            return None
         group_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
-        if {id(p) for p in optimizer.parameters()} != model_params:
-            return None   # step() would also zero and skip weights of other models
-        order = {id(p): i for i, p in enumerate(optimizer.parameters())}
+        # a parameter's place in the update: its position among the unfrozen parameters, in
+        # the optimizer's order, which step() keeps (it skips the frozen ones)
+        order = {id(p): i for i, p in enumerate(training)}
         layers, params, seen, backward_from = [], [], set(), None
         for index, layer in enumerate(chain):
             weights = _direct_params(layer)
             if weights is None:
                 return None
-            for p in weights:
-                if id(p) in seen or id(p) not in group_of or not p.requires_grad:
+            trained = []   # (parameter, its group, its place, position of its gradient in op.backward's result)
+            for position, p in enumerate(weights, 1):
+                if id(p) in seen:
                     return None
                 seen.add(id(p))
-            if weights and backward_from is None:
+                if id(p) in model_params:
+                    if not p.requires_grad:
+                        return None
+                    trained.append((p, group_of[id(p)], order[id(p)], position))
+            # a frozen layer's op still returns its weights' gradients: they are not taken
+            if trained and backward_from is None:
                 backward_from = index
             layers.append(layer)
-            params.append(tuple((p, group_of[id(p)], order[id(p)]) for p in weights))
-        if backward_from is None or seen != model_params:
+            params.append(tuple(trained))
+        if backward_from is None or not model_params <= seen:
             return None
         return cls(model, layers, params, backward_from)
 

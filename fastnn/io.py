@@ -38,7 +38,14 @@ Metadata keys (values are strings; "JSON" ones hold JSON text):
                     excluded; a list of shapes for several inputs; null if unknown),
                     "input_dtype": dtype of the input used to build: the model's float dtype,
                     or "int64" when the model has none (it was built from integer ids)}
-    architecture    (checkpoints) JSON of ``model.get_config()`` (with "class_name")
+    architecture    (checkpoints) JSON of ``model.get_config()`` (with "class_name"; each
+                    layer's config holds its "trainable" flag, absent in files written
+                    before layers had one, and then read as true)
+    trainable       (checkpoints, optional) JSON [true/false, ...]: ``layer.trainable`` of
+                    every layer of the model, the model first, in the order ``model.weights``
+                    walks them (depth first, in attribute order), so that layers a block
+                    makes for itself, which no config lists, are restored too; absent in
+                    files written before layers could be frozen, which load as trainable
     optimizer       (checkpoints, when ``model.optimizer`` is set) JSON {"config":
                     optimizer.get_config(), "param_groups": the groups of state_dict() (params
                     as optimizer indices), "state": {i: non-array state such as {"step": 12}},
@@ -143,6 +150,7 @@ def save_model(model, path) -> None:
                         f"got {type(model).__name__}")
     tensors, metadata = _weights_payload(model, CHECKPOINT_FORMAT, "save_model")
     metadata["architecture"] = _to_json(model.get_config(), "the architecture (model.get_config())")
+    metadata["trainable"] = _to_json([layer.trainable for layer in model._walk()], "the trainable flags")
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
         optimizer_tensors, optimizer_meta = _optimizer_payload(model, optimizer)
@@ -613,8 +621,8 @@ class _LayerConfig(_Node):
     (checked when the layer is made), and for a ``Sequential`` its list of layer configs."""
 
     expected = "a layer config (an object with 'class_name')"
-    _FIELDS = _Obj({"class_name": _STR, "name": _Maybe(_STR), "dtype": _Maybe(_str(("float32", "float64")))},
-                   optional=("name", "dtype"), extra=_ANY)
+    _FIELDS = _Obj({"class_name": _STR, "name": _Maybe(_STR), "dtype": _Maybe(_str(("float32", "float64"))),
+                    "trainable": _BOOL}, optional=("name", "dtype", "trainable"), extra=_ANY)
 
     def __init__(self, root=False):
         self.root = root
@@ -726,6 +734,7 @@ _SCHEMA = {
     CHECKPOINT_FORMAT: _Obj({
         **_COMMON_FIELDS,
         "architecture": _Json(_LayerConfig(root=True)),
+        "trainable": _Json(_List(_BOOL, min_length=1, expected="a non-empty list of true or false (one per layer)")),
         "optimizer": _Json(_Obj({
             "config": _CLASS_CONFIG,
             "param_groups": _List(_Obj({"params": _List(_int())}, extra=_ANY)),
@@ -737,7 +746,7 @@ _SCHEMA = {
         # offset: blocks drawn; past 2**63 the rest of the stream could not even hold one more model's draws
         "rng_state": _Json(_Obj({"seed": _int(0, 2**64 - 1), "offset": _int()})),
         "epoch": _decimal(),
-    }, optional=("optimizer", "compile"), extra=_STR, rule=_check_contents, expected="the metadata"),
+    }, optional=("optimizer", "compile", "trainable"), extra=_STR, rule=_check_contents, expected="the metadata"),
 }
 
 
@@ -808,6 +817,8 @@ def load_model(path, backend=None, custom_objects=None, compile=True):
         with backends.use_backend(backend):
             model = _rebuild(doc["architecture"], custom_objects, where)
         _build_if_needed(model, doc["build"], where)
+        if "trainable" in doc:   # files written before layers could be frozen: all trainable
+            _restore_trainable(model, doc["trainable"], where)
         arrays = _match_weights(model, doc["weights"], tensors, where, exact_dtype=True)
         optimizer = None
         if compile:
@@ -1018,6 +1029,18 @@ def _match_weights(model, saved, tensors, where, exact_dtype) -> list:
     return arrays
 
 
+def _restore_trainable(model, flags, where) -> None:
+    """Set ``trainable`` of every layer of the rebuilt model (in ``_walk`` order) from the
+    checked 'trainable' field, each layer's own flag alone (the field lists them all)."""
+    walk = model._walk()
+    if len(flags) != len(walk):
+        raise CheckpointError(f"{where}: checkpoint field 'trainable' must be a list of {len(walk)} flags, one per "
+                              f"layer of the model rebuilt from the file, got {len(flags)} (the architecture "
+                              f"does not match)")
+    for layer, flag in zip(walk, flags):   # parents first: each layer then sets its own weights' flags
+        layer._set_trainable(flag, recursive=False)
+
+
 def _kind(weight_name: str) -> str:
     """The weight's own name inside its layer ("kernel" of "dense_1/kernel")."""
     return weight_name.rsplit("/", 1)[-1]
@@ -1051,9 +1074,11 @@ def _restore_optimizer(model, optimizer, meta, tensors, custom_objects, ctx):
             raise CheckpointError(f"{where}: checkpoint field 'optimizer.config': cannot rebuild the optimizer "
                                   f"{name!r} ({error}){hint}") from None
     weights, named = model.weights, model.named_weights()
+    # declared trainable, frozen or not: compile hands an optimizer the frozen weights too
+    optimizable = {id(t) for t in model._optimizable_weights()}
     params = []
     for i, w in enumerate(meta["param_weights"]):
-        if not (weights[w].requires_grad and weights[w].is_leaf):
+        if id(weights[w]) not in optimizable or not weights[w].is_leaf:
             ctx.fail(f"optimizer.param_weights.{i}", "the position of a trainable weight", w,
                      got=f"{w}, the position of {named[w][0]!r}, which is not trainable")
         params.append(weights[w])
@@ -1094,7 +1119,7 @@ def _restore_optimizer(model, optimizer, meta, tensors, custom_objects, ctx):
         optimizer.param_groups = []
         optimizer.state = {}
         for group in typed:
-            optimizer.add_param_group({**group, "params": [params[j] for j in group["params"]]})
+            optimizer._add_param_group({**group, "params": [params[j] for j in group["params"]]}, allow_frozen=True)
         optimizer.load_state_dict({"state": state, "param_groups": typed})
     except Exception as error:
         raise CheckpointError(f"{where}: checkpoint field 'optimizer': the optimizer state does not fit the model "

@@ -37,6 +37,12 @@ over the ranks weighted by share size, which keeps them equal on every rank (the
 mean then equals one process's; the running variance misses the spread between the
 shares' means). SyncBatchNormalization computes its statistics over the global batch and
 equals one process's batch norm.
+
+Frozen layers (``layer.trainable = False``, the same on every rank: the program that
+freezes runs on each) take no part in the reductions: their weights have no gradient to
+reduce, and a frozen batch norm's running statistics do not move, so they are not
+averaged (an average of equal values weighted by share sizes could round them). The
+list of statistics to average is made again when a flag changes during fit.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import numpy as np
 
 from .callbacks import CSVLogger, TensorBoard
 from .data_parallel import average_tensors, broadcast_model, reduce_gradients
+from .layers import base as layer_base
 from .random import default_generator
 
 #: Callbacks that write files themselves: rank 0 alone keeps them. (ModelCheckpoint runs on
@@ -61,7 +68,7 @@ class Replicas:
         if batch_size % world.size:
             raise ValueError(f"fit: batch_size is the global batch and must be divisible by the world size "
                              f"{world.size}, got {batch_size}")
-        self.statistics = _share_statistics(model)
+        self.statistics, self.planned_at = _share_statistics(model), layer_base.trainable_changes
         self.global_statistics = any(layer.global_statistics for layer in model._walk())
         broadcast_model(model, world)
 
@@ -90,6 +97,8 @@ class Replicas:
         start, stop = self.share(total)
         xb, yb, n = xb[start:stop], yb[start:stop], stop - start
         optimizer = self.model.optimizer
+        if self.planned_at != layer_base.trainable_changes:   # a layer was frozen or unfrozen
+            self.statistics, self.planned_at = _share_statistics(self.model), layer_base.trainable_changes
         loss = pred = None
         if n:
             # Dropout draws the words one process would give these rows (fastnn/random.py).
@@ -104,7 +113,8 @@ class Replicas:
             last = self.world.size - 1
             default_generator.set_state(self.world.broadcast_object(default_generator.get_state(), root=last))
         weight = self.world.size * n / total
-        reduce_gradients(optimizer.parameters(), self.world, weight=weight)
+        # frozen weights have no gradient on any rank: left out of the buckets alike everywhere
+        reduce_gradients([p for p in optimizer.parameters() if p._requires_grad], self.world, weight=weight)
         optimizer.step()
         if self.statistics:   # each rank's running statistics saw its share: the batch's weighted mean
             average_tensors(self.statistics, self.world, weight=weight)
@@ -134,8 +144,9 @@ class Replicas:
 
 
 def _share_statistics(model) -> list:
-    """The non-trainable weights each rank updates from its own share of a batch (plain
-    batch norm's running statistics), not those a layer computes over the global batch
-    (a layer with ``global_statistics = True``: SyncBatchNormalization)."""
-    global_ = {id(t) for layer in model._walk() if layer.global_statistics for t in layer.non_trainable_weights}
-    return [t for t in model.non_trainable_weights if id(t) not in global_]
+    """The weights declared non-trainable that each rank updates from its own share of a
+    batch (plain batch norm's running statistics), not those a layer computes over the
+    global batch (a layer with ``global_statistics = True``: SyncBatchNormalization) nor
+    those of a frozen layer (a frozen batch norm runs in inference mode: they stay)."""
+    return [t for owner, spec, t in model._weight_entries()
+            if not spec.trainable and owner.trainable and not owner.global_statistics]

@@ -129,6 +129,17 @@ class Tensor:
             raise ValueError("requires_grad: cannot switch off on a non-leaf tensor; use .detach()")
         self._requires_grad = bool(flag)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return this tensor (PyTorch's spelling), so
+        ``w = fnn.randn(3, 3).requires_grad_()`` reads as one expression. The rules are the
+        attribute's: a bool (a TypeError otherwise), True only on a floating tensor (a
+        TypeError on integer or bool data), and False only on a leaf (a ValueError on a
+        tensor an op produced while recording; ``detach()`` gives one cut from the graph)."""
+        if requires_grad is not False and requires_grad is not True:
+            requires_grad = arguments.boolean(requires_grad, "Tensor.requires_grad_", "requires_grad")
+        self.requires_grad = requires_grad
+        return self
+
     @property
     def is_leaf(self) -> bool:
         return self._node is None

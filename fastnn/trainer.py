@@ -22,6 +22,7 @@ from . import arguments, distributed, validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader
 from .direct_step import DirectStep
+from .layers import base as layer_base
 from .replicas import Replicas
 from .grad_mode import no_grad
 from .progress import Progress, check_verbose
@@ -201,8 +202,11 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     on_device = not backend.host_memory  # keep the running loss on the device: no sync per step
     regularizers = model._regularizers()
     # A plain stack of layers trains without the autograd graph (fastnn/direct_step.py);
-    # anything else, or a model not yet built, runs train_step.
+    # anything else, or a model not yet built, runs train_step. The plan follows the
+    # trainable flags of the moment: a callback that freezes or unfreezes a layer makes
+    # fit plan again before the next step.
     direct = DirectStep.plan(model, regularizers) if replicas is None else None
+    planned_at = layer_base.trainable_changes
     metrics = model.metrics
     progress = Progress(verbose, epochs, len(train))
     logs: dict = {}
@@ -221,6 +225,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             for step, (xb, yb) in enumerate(train.iterate(backend)):
                 if batch_hooks:
                     callbacks.on_train_batch_begin(step, {})
+                if planned_at != layer_base.trainable_changes and replicas is None:
+                    direct, planned_at = DirectStep.plan(model, regularizers), layer_base.trainable_changes
                 if replicas is not None:   # this rank's share of the global batch
                     loss, pred, yb, n = replicas.train_step(xb, yb, regularizers, train_step)
                 elif direct is not None:
@@ -264,14 +270,17 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
 
 def train_step(model, xb, yb, regularizers, update=True):
     """One update: zero_grad, forward (training mode), loss + penalties, backward, step
-    (``update=False``: the gradients only, for data-parallel training to reduce first)."""
+    (``update=False``: the gradients only, for data-parallel training to reduce first).
+    A model whose every layer is frozen has a loss that needs no gradient: no backward,
+    and the step changes nothing (Keras trains such a model without an error too)."""
     optimizer = model.optimizer
     optimizer.zero_grad()
     pred = model(xb, training=True)
     loss = model.loss(pred, yb)
     for regularizer, weight in regularizers:
         loss = loss + regularizer(weight)
-    loss.backward()
+    if loss._requires_grad:
+        loss.backward()
     if update:
         optimizer.step()
     return loss, pred

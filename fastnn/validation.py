@@ -345,8 +345,9 @@ def check_batch_statistics(model, num_samples, batch_size, drop_last=False, wher
     channel, else its batch variance is undefined and the step fails when that batch
     comes, after the earlier ones have trained. Checked before the first step on the
     smallest batch an epoch makes (the last one, or a batch_size of 1); the model is built."""
+    # a frozen batch norm runs in inference mode (Keras' rule): it takes no batch statistics
     norms = [layer for layer in model._walk() if isinstance(layer, BatchNormalization) and layer.built
-             and isinstance(layer._build_input_shape, tuple)]
+             and layer.trainable and isinstance(layer._build_input_shape, tuple)]
     if not norms or num_samples == 0:
         return
     last = num_samples % batch_size

@@ -271,6 +271,57 @@ def test_plain_batch_norm_keeps_its_running_statistics_equal_on_every_rank(tmp_p
         assert report["history"]["loss"][-1] < report["history"]["loss"][0], config
 
 
+@needs_mpi
+def test_frozen_layers_stay_put_on_every_rank_and_ranks_must_freeze_alike(tmp_path):
+    """Two ranks, uneven last batch (69 samples in global batches of 16): a frozen Dense and a
+    frozen plain batch norm keep rank 0's values bit for bit (no gradient reduced, running
+    statistics neither updated nor averaged), the rest trains and stays equal on the ranks.
+    A model frozen on one rank only is refused on every rank before the first step."""
+    result = _mpiexec(tmp_path, """
+        import json, numpy as np, fastnn as fnn
+        from fastnn.layers import BatchNormalization, Dense, Input
+        world = fnn.distributed.init()
+        x = np.random.default_rng(3).standard_normal((69, 6)).astype(np.float32)
+        y = (x[:, 0] > 0).astype(np.int64)
+
+        def compiled():
+            fnn.manual_seed(world.rank)
+            m = fnn.Sequential([Input((6,)), Dense(8, name="frozen"), BatchNormalization(name="bn"),
+                                Dense(2, name="head")], backend="cpu")
+            m.compile(optimizer=fnn.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01),
+                      loss="sparse_categorical_crossentropy")
+            return m
+
+        m = compiled()
+        m.get_layer("frozen").trainable = (world.rank == 1)        # disagree: refused everywhere
+        try:
+            m.fit(x, y, batch_size=16, verbose=0)
+            refused = ""
+        except ValueError as error:
+            refused = str(error)
+        m = compiled()
+        m.get_layer("frozen").trainable = False
+        m.get_layer("bn").trainable = False
+        fnn.distributed.world().barrier()
+        m.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        with open(f"rank{world.rank}.json", "w") as out:
+            json.dump(dict(refused=refused, weights=[w.tolist() for w in m.get_weights()]), out)
+    """)
+    assert result.returncode == 0, result.stderr
+    zero, one = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    for report in (zero, one):
+        assert "(rank 1 differs from rank 0): weight 0: rank 0 has" in report["refused"]
+        assert "frozen" in report["refused"] and "trains" in report["refused"]
+    assert zero["weights"] == one["weights"]
+    fnn.manual_seed(0)                              # rank 0's initial model, broadcast to rank 1
+    initial = fnn.Sequential([Input((6,)), Dense(8), BatchNormalization(), Dense(2)], backend="cpu").get_weights()
+    for i, (now, start) in enumerate(zip(zero["weights"], initial)):
+        if i < 6:                                   # kernel, bias, gamma, beta, running mean and variance
+            np.testing.assert_array_equal(np.asarray(now, dtype=np.float32), start)
+        else:
+            assert not np.array_equal(np.asarray(now, dtype=np.float32), start)
+
+
 REFUSED_JOB = """
     import numpy as np, fastnn as fnn
     from fastnn.layers import BatchNormalization, Dense, Input

@@ -25,6 +25,17 @@ the regularization penalties computed from their current values. Layers (and lis
 tuples or dicts of layers) assigned as attributes are sub-layers, found in assignment
 order; their weights follow the layer's own, depth first, each tensor once.
 
+Freezing (Keras' rule). ``layer.trainable = False`` sets the flag on the layer and every
+sub-layer; a weight trains when it was declared trainable (``add_weight(trainable=True)``)
+and its own layer's flag is True. The others are ``non_trainable_weights`` and have
+``requires_grad=False``, so backward computes no gradient for them (gradients still flow
+through a frozen layer to the layers before it) and optimizers leave them alone.
+``trainable = True`` undoes it; running statistics stay non-trainable. A layer made with
+``trainable=False`` freezes the sub-layers it holds once it is built (a block makes them
+in ``__init__`` after ``Layer.__init__`` ran). Every change counts in
+``trainable_changes``, so that what fit plans from the flags (its direct step, the
+statistics data-parallel training averages) is planned again.
+
 Training mode. ``layer(x, training=None)`` resolves ``training`` as
   1. the explicit argument, else
   2. an explicit ``training=`` given to an enclosing layer or model call, else
@@ -60,6 +71,11 @@ FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 _EXPLICIT_TRAINING: contextvars.ContextVar = contextvars.ContextVar("fastnn_explicit_training", default=None)
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
+
+#: How many times a ``trainable`` flag changed in this process. Read it as
+#: ``fastnn.layers.base.trainable_changes``: fit compares it once a step with the count it
+#: planned at, and plans again when a callback froze or unfroze a layer.
+trainable_changes = 0
 
 
 def to_snake_case(name: str) -> str:
@@ -216,6 +232,7 @@ def _wrap_build(build):
             self._in_build = False
         self._build_input_shape = input_shape
         self.built = True
+        self._freeze_if_made_frozen()
         return None
 
     return wrapper
@@ -283,18 +300,19 @@ class Layer:
     #: fastnn/replicas.py averages them over the ranks after every step.
     global_statistics = False
 
-    def __init__(self, name=None, dtype=None, input_shape=None, **unknown):
+    def __init__(self, name=None, dtype=None, input_shape=None, trainable=True, **unknown):
         owner = type(self).__name__
         if unknown:
             # Python would name Layer.__init__; the user called the subclass
             raise TypeError(f"{owner}: unknown arguments {sorted(unknown)}; the arguments every layer takes "
-                            f"are name, dtype and input_shape (see {owner}'s docstring for its own)")
+                            f"are name, dtype, input_shape and trainable (see {owner}'s docstring for its own)")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{owner}: name must be a non-empty string or None, got {name!r}")
         if name == "":
             raise ValueError(f"{owner}: name must be a non-empty string or None, got ''")
         if input_shape is not None:
             input_shape = normalize_shape(input_shape, owner, "input_shape")
+        trainable = arguments.boolean(trainable, owner, "trainable")
         self.name = name or unique_name(to_snake_case(owner))
         self.dtype = None if dtype is None else float_dtype(dtype, f"{owner}: dtype")
         self.training = True
@@ -305,7 +323,10 @@ class Layer:
         self._weight_specs: list[_WeightSpec] = []
         self._build_backend = None
         self._declared_input_shape = input_shape
+        self._trainable = True
         self._layer_initialized = True
+        if not trainable:
+            self._made_frozen()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -350,8 +371,8 @@ class Layer:
         return [s[1:] for s in shape] if isinstance(shape, list) else shape[1:]
 
     def get_config(self) -> dict:
-        """JSON-able constructor arguments, with "class_name" (for checkpoints)."""
-        config = {"class_name": type(self).__name__, "name": self.name}
+        """JSON-able constructor arguments, with "class_name" and "trainable" (for checkpoints)."""
+        config = {"class_name": type(self).__name__, "name": self.name, "trainable": self.trainable}
         if self.dtype is not None:
             config["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:
@@ -360,8 +381,60 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict):
+        """A new layer from ``get_config()``'s output. "trainable" (absent: True, as in
+        configs written before layers had it) is set after the constructor, so a layer class
+        whose ``__init__`` does not take it still loads; False freezes the layer as
+        ``trainable=False`` given to its constructor does."""
         config = {k: v for k, v in config.items() if k != "class_name"}
-        return cls(**config)
+        trainable = arguments.boolean(config.pop("trainable", True), f"{cls.__name__}.from_config",
+                                      "config['trainable']")
+        layer = cls(**config)
+        if not trainable:
+            layer._made_frozen()
+        return layer
+
+    # -- freezing -------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        """Whether this layer's weights train (Keras' ``layer.trainable``); see the module
+        docstring. Setting it sets every sub-layer's too, changes ``requires_grad`` of the
+        weights it concerns and drops the ``.grad`` of those it freezes."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        value = arguments.boolean(value, self._label(), "trainable")
+        self._set_trainable(value, recursive=True)
+
+    def _set_trainable(self, value: bool, recursive: bool) -> None:
+        """This layer's flag (and with ``recursive`` every sub-layer's), then the weights'
+        ``requires_grad`` to match: declared trainable and the owner's flag True. A layer
+        frozen before it is built freezes again once built, since building may make
+        sub-layers (a block's projection, a model's layers on its first call)."""
+        global trainable_changes
+        for layer in (self._walk() if recursive else (self,)):
+            layer._trainable = value
+            if recursive and not value and not layer.built:
+                layer._freeze_when_built = True
+            else:
+                layer.__dict__.pop("_freeze_when_built", None)
+        for owner, spec, t in self._weight_entries():
+            train = spec.trainable and owner.trainable
+            if t.requires_grad != train and t.is_leaf:
+                t.requires_grad = train
+            if not train:
+                t.grad = None   # a gradient from before the freeze must not reach an optimizer
+        trainable_changes += 1
+
+    def _made_frozen(self) -> None:
+        """``trainable=False`` given to the constructor (or in a config): this layer is frozen,
+        and so are its sub-layers, now if it is built, else once it is (a block makes its
+        sub-layers after ``Layer.__init__``, a model builds them on its first call)."""
+        self._set_trainable(False, recursive=True)
+
+    def _freeze_if_made_frozen(self) -> None:
+        if self.__dict__.pop("_freeze_when_built", False):
+            self._set_trainable(False, recursive=True)
 
     # -- weights --------------------------------------------------------------------
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, regularizer=None, dtype=None):
@@ -387,7 +460,7 @@ class Layer:
         value = initializers.initialize(initializer, shape, dtype, backend)
         # A fresh leaf of our own, with the asked dtype and backend, whatever a user initializer returned.
         value = make_tensor(value, dtype=dtype, backend=backend)
-        value.requires_grad = bool(trainable)
+        value.requires_grad = bool(trainable) and self.trainable
         value.name = f"{self.name}/{name}"
         self.__dict__[name] = value
         self._weight_specs.append(_WeightSpec(name, bool(trainable), regularizer))
@@ -452,15 +525,23 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list:
-        return [t for _, spec, t in self._weight_entries() if spec.trainable]
+        """The weights that train: declared trainable, of a layer whose ``trainable`` is True."""
+        return [t for owner, spec, t in self._weight_entries() if spec.trainable and owner.trainable]
 
     @property
     def non_trainable_weights(self) -> list:
-        return [t for _, spec, t in self._weight_entries() if not spec.trainable]
+        """The others (Keras' rule): running statistics, and every weight of a frozen layer."""
+        return [t for owner, spec, t in self._weight_entries() if not (spec.trainable and owner.trainable)]
 
     def parameters(self) -> list:
         """The trainable weights (each once, in ``weights`` order): what an optimizer updates."""
         return self.trainable_weights
+
+    def _optimizable_weights(self) -> list:
+        """The weights declared trainable, frozen or not (in ``weights`` order): what compile
+        gives the optimizer it makes, so that unfreezing a layer needs no new compile (the
+        optimizer skips a frozen weight: it has no gradient)."""
+        return [t for _, spec, t in self._weight_entries() if spec.trainable]
 
     def named_weights(self) -> list:
         """(name, tensor) pairs, names as ``layer_name/weight_name``."""
@@ -607,6 +688,7 @@ class Layer:
             self.built = True
         if self.dtype is None and self._weight_specs:  # built for integer ids: the weights' dtype it is
             self.dtype = getattr(self, self._weight_specs[0].name).dtype
+        self._freeze_if_made_frozen()
 
     def _convert_inputs(self, inputs):
         """numpy arrays (and lists of numbers) become tensors: floats in the layer's dtype
@@ -680,7 +762,8 @@ class Layer:
 
     def __repr__(self):
         config = self.get_config() if "_layer_initialized" in self.__dict__ else {}
-        args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k not in ("class_name", "layers"))
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items()
+                         if k not in ("class_name", "layers") and not (k == "trainable" and v is True))
         return f"{type(self).__name__}({args})"
 
 

@@ -159,7 +159,9 @@ class Dense(Layer):
 
     def direct_call(self, x, backend, need_input_grad):
         op = Linear(backend)
-        op.needs_input_grad = (need_input_grad, True, self.use_bias)
+        # a frozen layer's weights get no gradient: its kernel's GEMM is skipped, not thrown away
+        op.needs_input_grad = (need_input_grad, self.kernel._requires_grad,
+                               self.use_bias and self.bias._requires_grad)
         bias = self.bias.data if self.use_bias else None
         return op.forward(x, self.kernel.data, bias, self.activation,
                           activations.DEFAULT_ALPHA.get(self.activation, 0.0)), op

@@ -32,6 +32,10 @@ class BatchNormalization(Layer):
     in place during training calls and used in inference calls. Keras' names
     ``moving_mean`` / ``moving_variance`` are aliases. ``center=False`` drops beta,
     ``scale=False`` drops gamma (Keras). Channels are axis 1 (channels first).
+
+    Frozen (``trainable = False``, Keras' rule): the layer runs in inference mode even in a
+    training call, so fine-tuning a model around it neither uses the batch's statistics nor
+    moves the running ones, and gamma and beta do not train.
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
@@ -76,8 +80,10 @@ class BatchNormalization(Layer):
         return self.running_var
 
     def call(self, x, training=None):
-        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, training=bool(training),
-                          momentum=1.0 - self.momentum, eps=self.epsilon)
+        # A frozen layer normalizes with its running statistics, in training too (Keras).
+        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                          training=bool(training) and self.trainable, momentum=1.0 - self.momentum,
+                          eps=self.epsilon)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -115,7 +121,8 @@ class SyncBatchNormalization(BatchNormalization):
     In a world of one process, and in inference (running statistics, no collective), it is
     ``BatchNormalization`` bit for bit: the same op and kernels. Every rank must call the
     layer in training together, since each call is a collective. Constructor, weights and
-    config are BatchNormalization's.
+    config are BatchNormalization's. Frozen, it runs in inference mode (no collective), as
+    BatchNormalization does.
     """
 
     #: Its running statistics are the global batch's, equal on every rank: data-parallel fit
@@ -124,7 +131,7 @@ class SyncBatchNormalization(BatchNormalization):
 
     def call(self, x, training=None):
         world = distributed.world()
-        if not training or world.size == 1:
+        if not training or not self.trainable or world.size == 1:
             return super().call(x, training=training)
         return sync_batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, world,
                                momentum=1.0 - self.momentum, eps=self.epsilon)

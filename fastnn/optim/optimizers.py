@@ -23,6 +23,13 @@ Parameters come as an iterable of tensors or of parameter groups (dicts with
 "params" and per-group hyperparameters), as in PyTorch. ``params`` may be left
 out and added later with ``add_param_group`` (Keras style: ``Adam(learning_rate=1e-3)``).
 
+Frozen weights (``layer.trainable = False``; requires_grad False) are skipped by
+``step()`` as parameters without a gradient are: not decayed, not moved by momentum or
+Adam's moments, their state kept as it was, so unfreezing resumes from it. An optimizer
+made by ``Model.compile`` holds every weight declared trainable, frozen or not, so that
+unfreezing needs no new compile; one made from ``model.parameters()`` holds the weights
+trainable at that moment.
+
 Every optimizer also takes Keras' gradient clipping keywords, applied to the
 gradients in ``step()`` before the update (formulas in ``fastnn.optim.clipping``);
 at most one of them may be set:
@@ -116,7 +123,8 @@ class ParamGroup(dict):
             arguments._fail(ValueError, where, "a key", f"'params' or a hyperparameter of {cls.__name__} "
                   f"({', '.join(map(repr, cls.defaults))})", unknown[0])
         if "params" in changes:
-            changes["params"] = _check_params(changes["params"], where, "params")
+            held = {id(p) for p in self.get("params", ())}   # frozen weights it holds may stay
+            changes["params"] = _check_params(changes["params"], where, "params", held)
         checked = cls._validate({**self, **changes}, where)
         return {k: checked[k] for k in changes}
 
@@ -162,9 +170,11 @@ class ParamGroup(dict):
         dict.clear(self)
 
 
-def _check_params(params, where, name) -> list:
+def _check_params(params, where, name, allow_frozen=False) -> list:
     """``params`` (a Tensor or an iterable of them) as a list of leaf tensors with
-    requires_grad=True, each once."""
+    requires_grad=True, each once. ``allow_frozen``: requires_grad may be False, for the
+    weights of frozen layers that compile hands over (True), or for those tensors alone (a
+    set of ids: what a parameter group already holds, when its "params" are edited)."""
     if isinstance(params, Tensor):
         params = [params]
     elif isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
@@ -174,9 +184,11 @@ def _check_params(params, where, name) -> list:
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{where}: {name}[{i}] must be a Tensor, got {type(p).__name__}")
-        if not p.requires_grad or not p.is_leaf:
+        frozen_ok = allow_frozen is True or (bool(allow_frozen) and id(p) in allow_frozen)
+        if not p.is_leaf or not (p.requires_grad or frozen_ok):
+            frozen = " (a weight of a frozen layer has requires_grad=False)" if p.is_leaf and p.name else ""
             raise ValueError(f"{where}: {name}[{i}] (shape {p.shape}) must be a leaf "
-                             f"tensor with requires_grad=True")
+                             f"tensor with requires_grad=True{frozen}")
         if id(p) in seen:
             raise ValueError(f"{where}: {name}[{i}] (shape {p.shape}) appears more than once")
         seen.add(id(p))
@@ -248,6 +260,12 @@ class Optimizer:
     def add_param_group(self, group: dict) -> None:
         """Add ``{"params": [...], **hyperparameters}``; the hyperparameters not given are the
         optimizer's defaults. Everything is checked before the group joins."""
+        self._add_param_group(group, allow_frozen=False)
+
+    def _add_param_group(self, group: dict, allow_frozen: bool) -> None:
+        """``add_param_group``; ``allow_frozen``: the parameters may have requires_grad=False
+        (what ``Model.compile`` and checkpoint loading hand over: every weight declared
+        trainable, frozen ones included, so that unfreezing needs no new optimizer)."""
         owner = type(self).__name__
         where = f"{owner}.add_param_group"
         group = dict(arguments.mapping(group, where, "group"))
@@ -261,7 +279,7 @@ class Optimizer:
         if unknown:
             raise TypeError(f"{where}: unknown keys {unknown}; valid ones are ['params'] and "
                             f"{sorted(self.defaults)}")
-        params = _check_params([] if group["params"] is None else group["params"], owner, "params")
+        params = _check_params([] if group["params"] is None else group["params"], owner, "params", allow_frozen)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if id(p) in seen:
@@ -295,11 +313,14 @@ class Optimizer:
 
     # -- the update ----------------------------------------------------------------
     def step(self) -> None:
-        """Apply one update to every parameter that has a gradient (clipped first, when asked)."""
+        """Apply one update to every parameter that has a gradient (clipped first, when asked).
+        A parameter without one, or frozen (requires_grad=False: a weight of a frozen layer),
+        is left exactly as it is: no weight decay, no momentum or Adam moments carried from
+        earlier steps, and its state (step count, buffers) does not advance."""
         work = []  # (group, parameter, gradient array)
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p.grad is None or not p._requires_grad:
                     continue
                 g = p.grad
                 if g.shape != p.shape or g.dtype != p.dtype:
