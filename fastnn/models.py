@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from . import backend as backends
 from . import distributed, optim, trainer
 from . import losses as losses_module
@@ -130,25 +131,38 @@ class Model(Layer):
                 return layer
         raise ValueError(f"get_layer: no layer called {name!r}; the layers are {', '.join(l.name for l in layers)}")
 
-    def summary(self, print_fn=None) -> str:
+    def summary(self, print_fn=None, show_trainable=None) -> str:
         """Print and return a table: each layer's name, type, output shape and parameter
-        count, then the totals (trainable / non-trainable) and the backend."""
-        rows = []
+        count, then the totals (trainable / non-trainable, Keras' rule: every weight of a
+        frozen layer counts as non-trainable) and the backend.
+
+        show_trainable: add a "Trainable" column (Keras' name): "Y" for a layer whose
+        weights train, "N" for a frozen one, "partly" for a block or model of both kinds.
+        None (the default) shows it when some layer is frozen; True or False always or never.
+        """
+        if show_trainable is not None:
+            show_trainable = arguments.boolean(show_trainable, "summary", "show_trainable")
+        rows, states = [], []
         unbuilt = False
         for layer in self.layers:
             built = layer.built and (not isinstance(layer, Model) or all(sub.built for sub in layer._walk()))
             unbuilt |= not built
             params = f"{layer.count_params():,}" if built else "?"
             rows.append((layer.name, type(layer).__name__, format_shape(layer.output_shape), params))
+            states.append(_trainable_state(layer))
         entries = self._weight_entries()
-        trainable = sum(t.size for _, spec, t in entries if spec.trainable)
-        frozen = sum(t.size for _, spec, t in entries if not spec.trainable)
+        trainable = sum(t.size for owner, spec, t in entries if spec.trainable and owner.trainable)
+        frozen = sum(t.size for _, _, t in entries) - trainable
 
         headers = ("Layer", "Type", "Output Shape", "Param #")
+        if show_trainable or (show_trainable is None and any(state != "Y" for state in states)):
+            headers += ("Trainable",)
+            rows = [row + (state,) for row, state in zip(rows, states)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
         def line(cells):
-            return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            return "  ".join(c.rjust(w) if i == 3 else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
         rule_width = sum(widths) + 2 * (len(widths) - 1)
         out = [f'Model: "{self.name}" ({type(self).__name__})', "=" * rule_width, line(headers), "-" * rule_width]
@@ -228,11 +242,13 @@ class Model(Layer):
                                f"e.g. loss='sparse_categorical_crossentropy'")
 
     def _attach_optimizer(self) -> None:
-        """Give a compiled optimizer without parameters the model's parameters (once)."""
+        """Give a compiled optimizer without parameters the model's weights (once): every
+        weight declared trainable, frozen ones included (the optimizer skips them while they
+        are frozen), so that ``layer.trainable = True`` later needs no new compile."""
         if self.optimizer is not None and not self.optimizer.param_groups:
-            params = self.parameters()
+            params = self._optimizable_weights()
             if params:
-                self.optimizer.add_param_group({"params": params})
+                self.optimizer._add_param_group({"params": params}, allow_frozen=True)
 
     def _direct_chain(self):
         """The layers in call order when ``call`` only chains them (fit's direct step,
@@ -273,6 +289,15 @@ class Model(Layer):
         """The outputs for one batch as a host numpy array (``fastnn.trainer.predict_on_batch``)."""
         return trainer.predict_on_batch(self, x)
 
+    # -- export (fastnn.onnx, imported on first use; it needs the onnx package) ---------------
+    def export_onnx(self, path, input_shape=None, opset=None):
+        """Write the model as an ONNX file for onnxruntime and other runtimes, with a dynamic
+        batch axis (``fastnn.onnx.export``; ``input_shape``, one sample's shape, only for a
+        model never built or called). Returns the path written."""
+        from .onnx import export
+
+        return export(self, path, input_shape=input_shape, opset=opset)
+
     # -- checkpoints (fastnn.io, imported on first use: it costs ~11 ms of import time) -------
     def save(self, path) -> None:
         """Write architecture, weights, optimizer state, epoch and random state to one file
@@ -304,13 +329,16 @@ class Sequential(Model):
     ``summary()`` works before any data flows. Without it the layers build on the first call.
     """
 
-    def __init__(self, layers=None, backend=None, name=None):
+    def __init__(self, layers=None, backend=None, name=None, trainable=True):
+        trainable = arguments.boolean(trainable, "Sequential", "trainable")
         super().__init__(name=name, backend=backend)
         self._layers: list = []
         self._feature_shape = None  # output feature shape of the stack so far, when known (eager build)
         if layers is not None:
             for layer in ([layers] if isinstance(layers, Layer) else layers):
                 self.add(layer)
+        if not trainable:   # once the layers are in: it freezes them all (Keras)
+            self.trainable = False
 
     def add(self, layer: Layer) -> None:
         """Append a layer; it is built at once when the input shape is known."""
@@ -389,8 +417,16 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """A new Sequential from ``get_config()``'s output. Each layer's config carries its
+        own "trainable"; the model's own flag is set alone, so a layer unfrozen inside a
+        frozen model stays unfrozen."""
+        trainable = arguments.boolean(config.get("trainable", True), f"{cls.__name__}.from_config",
+                                      "config['trainable']")
         layers = [deserialize(c, custom_objects) for c in config.get("layers", [])]
-        return cls(layers, name=config.get("name"))
+        model = cls(layers, name=config.get("name"))
+        if not trainable:
+            model._set_trainable(False, recursive=False)
+        return model
 
 
 __all__ = ["Model", "Sequential"]
@@ -410,6 +446,17 @@ class _named_errors:
         if kind in (TypeError, ValueError) and not str(error).startswith(f"{self.caller}:"):
             raise kind(f"{self.caller}: {error}") from None
         return False
+
+
+def _trainable_state(layer) -> str:
+    """A layer's entry in summary's "Trainable" column: "Y" when every weight it declares
+    trainable trains, "N" when none does, "partly" for a block or model of both kinds; a
+    layer without such weights shows its own flag."""
+    declared = [(spec, owner) for owner, spec, _ in layer._weight_entries() if spec.trainable]
+    if not declared:
+        return "Y" if layer.trainable else "N"
+    training = sum(1 for _, owner in declared if owner.trainable)
+    return "Y" if training == len(declared) else "N" if training == 0 else "partly"
 
 
 def _on_rank_zero(write, model, path) -> None:
