@@ -6,6 +6,9 @@ compares dL/dx from backward() with
     (L(x + eps e_k) - L(x - eps e_k)) / (2 eps)   for every element k of every input
 that requires grad. The random state is restored before every evaluation, so ops that
 draw random numbers (dropout) see the same draws each time.
+
+Backend parity of a function or layer (``check_parity``: every compiled backend against
+the reference) is in ``parity.py`` and exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +18,19 @@ import numpy as np
 from .. import random as fnn_random
 from ..grad_mode import no_grad
 from ..tensor import Tensor
+
+
+#: Backend parity (``parity.py``), loaded on first use: ``import fastnn`` imports this package,
+#: and the parity module's dataclasses cost about 8 ms of import time that only a check needs.
+_PARITY_NAMES = ("check_parity", "ParityError", "ParityReport", "ParityRow")
+
+
+def __getattr__(name):
+    if name in _PARITY_NAMES:
+        from . import parity
+
+        return getattr(parity, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class GradcheckError(AssertionError):
