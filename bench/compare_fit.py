@@ -5,7 +5,7 @@
                                 [--torch-python /path/to/python]
     python bench/compare_fit.py --only mnist_convnet --impls loop fit torch --rounds 3
 
-One epoch on the scikit-learn digits (1437 images 1x8x8, batch 32: 45 steps, Adam,
+One epoch on the bundled digits (1437 images 1x8x8, batch 32: 45 steps, Adam,
 sparse cross-entropy), on the ``cpu`` backend, for the models of bench/workloads.py:
 ``tiny`` (64-32-10, where the per-step overhead dominates), ``mlp`` (zoo.mlp) and ``cnn``
 (zoo.cnn). Implementations:

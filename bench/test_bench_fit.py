@@ -3,7 +3,7 @@
 
     python -m pytest bench/test_bench_fit.py --benchmark-only --benchmark-save=fit
 
-Data: scikit-learn's digits as (1, 8, 8) images (1437 train / 360 test), batch 32
+Data: the bundled digits as (1, 8, 8) images (1437 train / 360 test), batch 32
 (45 steps per epoch), Adam, sparse cross-entropy, verbose=0; models zoo.mlp and zoo.cnn
 (bench/workloads.py). Steady state: each benchmark runs untimed warm-up rounds first;
 ``test_first_fit_epoch`` reports the first epoch of a model separately (kernels compiled

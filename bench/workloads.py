@@ -307,7 +307,7 @@ OPS = (*CONV_OPS, "batch_norm", "softmax_ce", "dense_relu")
 
 # -- training loops (bench/compare_fit.py, bench/test_bench_fit.py) --------------------
 #
-# One epoch on scikit-learn's digits as images (1, 8, 8): 1437 training samples, batch 32
+# One epoch on the bundled digits as images (1, 8, 8): 1437 training samples, batch 32
 # (45 steps, the last of 29), Adam, sparse softmax cross-entropy. Models:
 #
 # * ``tiny``: zoo.mlp(hidden=(32,), dropout=0): Flatten -> Dense(32, relu) -> Dense(10),

@@ -44,16 +44,16 @@ conv1 (16 * 8 * 8 = 1,024 from 64 pixels) would need 64 * 1,024 + 1,024 = 66,560
 weights instead of 160. On 28 x 28 MNIST images the gap widens: the same CNN has 20,490
 weights (only the last dense layer grows), the MLP 101,770.
 
-What the script does: trains the CNN and the MLP on scikit-learn's 8 x 8 digits with
-Adam (its learning rate annealed along a half cosine), prints both test accuracies (the
-CNN reaches about 0.98 with fewer weights),
-checks the output-size formula against the shapes the layers really produce, and plots
-the first layer's 16 filters with their feature maps for one test digit
-(feature_maps.png) and the test accuracy per epoch (accuracy.png). Bright cells in a
-feature map are where that filter's pattern occurs in the digit. With ``--mnist``, or
-when MNIST is already on disk (``$FASTNN_DATA``, fastnn's or Keras' cache), the full run
-trains the same CNN on MNIST too (12,000 training images, 3 epochs, tested on all 10,000;
-with ``--quick``, 2,000 images and 2 epochs); only ``--mnist`` may download it.
+What the script does: trains the CNN and the MLP on the 8 x 8 digits bundled with fastnn,
+with Adam (its learning rate annealed along a half cosine), prints both test accuracies
+(the CNN reaches about 0.98 with fewer weights), checks the output-size formula against
+the shapes the layers really produce, and plots the first layer's 16 filters with their
+feature maps for one test digit (feature_maps.png) and the test accuracy per epoch
+(accuracy.png). Bright cells in a feature map are where that filter's pattern occurs in
+the digit. With ``--mnist``, or when MNIST is already on disk (``$FASTNN_DATA``, fastnn's
+or Keras' cache), the full run trains the same CNN on MNIST too (12,000 training images,
+3 epochs, tested on all 10,000; with ``--quick``, 2,000 images and 2 epochs); only
+``--mnist`` may download it.
 
     python examples/cnn.py [--backend numpy|cpu|gpu] [--quick] [--out DIR] [--seed N] [--mnist]
 """

@@ -33,10 +33,11 @@ Standardising the features (zero mean, unit variance) keeps kappa small. In floa
 weights stop improving at a relative error near 1e-5: the rounding of each gradient
 (about 1e-7 relative) is amplified by the flat direction, roughly kappa times.
 
-The data: the diabetes table bundled with scikit-learn (442 patients, 10 standardised
-features, target: disease progression after one year), offline. With --boston PATH the
-Boston housing table (13 features, target: median home value in $1000s) is read from
-a CSV you have instead (fastnn does not download it; see fastnn.datasets.load_boston).
+The data: the diabetes table bundled with fastnn (442 patients, 10 standardised features,
+as scikit-learn distributes them; target: disease progression after one year), offline.
+With --boston PATH the Boston housing table (13 features, target: median home value in
+$1000s) is read from a CSV you have instead (fastnn does not download it; see
+fastnn.datasets.load_boston).
 
 What the learner should see: the training MSE falls to the least-squares optimum, the
 weights of the trained Dense(1) match theta* to a fraction of a percent, and the test

@@ -26,7 +26,7 @@ and its Jacobian contains the identity: dh_l/dh_(l-1) = D_l (I + dF/dh), with D_
 without the product of small factors, and the network starts close to the shallow one
 it contains (each block adds a correction), which plain SGD trains easily.
 
-What the script does: builds two networks on scikit-learn's 8 x 8 digits (64 pixels):
+What the script does: builds two networks on the bundled 8 x 8 digits (64 pixels):
 a stem Dense(64, relu), 15 blocks of two Dense(64) layers, and a Dense(10) output, 32
 dense layers in all. The only difference: the residual network adds each block's input
 to its output, the plain one does not. Both get the same initial weights (same seed,

@@ -30,9 +30,10 @@ Two ways to look inside a network while and after it trains.
    Render the file with Graphviz where installed (``dot -Tpng graph.dot -o graph.png``) or
    paste it into any online DOT viewer.
 
-The script trains a small MLP on scikit-learn's 8x8 handwritten digits with the TensorBoard
-callback, reads the logs back (loss per epoch, weight and gradient histograms), writes the
-graph of one batch's loss to ``OUT/graph.dot`` and plots the logged curves and histograms.
+The script trains a small MLP on the 8x8 handwritten digits bundled with fastnn with the
+TensorBoard callback, reads the logs back (loss per epoch, weight and gradient histograms),
+writes the graph of one batch's loss to ``OUT/graph.dot`` and plots the logged curves and
+histograms.
 
     python examples/tensorboard_and_graph.py [--backend numpy|cpu|gpu] [--quick] [--out DIR] [--seed N]
     tensorboard --logdir OUT/logs          # to browse the logs, where tensorboard is installed

@@ -4,9 +4,10 @@
     import fastnn.functional as F
 
 Nothing here imports numba or cupy; a backend loads them when it first runs a kernel.
-The modules with optional or heavier dependencies (``datasets``: scikit-learn's bundled
-data; ``plot``: matplotlib; ``io``: safetensors) load on first use: ``fnn.datasets``,
-``fnn.plot`` and ``fnn.load_model`` work without importing them here.
+The modules with optional or heavier dependencies (``plot``: matplotlib; ``io``:
+safetensors; ``onnx``: the onnx package; ``distributed``: mpi4py, under an MPI launcher)
+and ``datasets`` (the digits and diabetes tables ship inside fastnn) load on first use:
+``fnn.datasets``, ``fnn.plot`` and ``fnn.load_model`` work without importing them here.
 """
 
 from . import runtime as _runtime
@@ -30,7 +31,7 @@ from .creation import (concatenate, from_dlpack, ones, ones_like, rand, randn, s
 from ._version import __version__
 
 _LAZY_MODULES = ("datasets", "plot", "io", "tensorboard", "zoo", "benchmark", "viz", "diagnostics", "similarity",
-                 "distributed")
+                 "distributed", "onnx")
 
 
 def __getattr__(name):
