@@ -27,8 +27,8 @@ backward of the seed 1 returns the prediction's gradient first.
 Frozen layers (``layer.trainable = False``) take part too: their weights get no gradient
 and no update, as in the graph step, where they have requires_grad=False; the layers
 before the first one that trains run no backward at all. The plan is made from the flags
-of the moment, so fit plans again when a flag changes (``trainable_changes``, read once a
-step).
+of the moment, so fit plans again when a flag changes, a layer's ``trainable`` or a
+weight's ``requires_grad`` (``FLAG_CHANGES`` in fastnn/tensor.py, read once a step).
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ import numpy as np
 
 from .callbacks import CSVLogger, TensorBoard
 from .data_parallel import average_tensors, broadcast_model, reduce_gradients
-from .layers import base as layer_base
 from .random import default_generator
+from .tensor import FLAG_CHANGES
 
 #: Callbacks that write files themselves: rank 0 alone keeps them. (ModelCheckpoint runs on
 #: every rank: it saves through ``model.save``, which writes on rank 0 while the others
@@ -68,7 +68,7 @@ class Replicas:
         if batch_size % world.size:
             raise ValueError(f"fit: batch_size is the global batch and must be divisible by the world size "
                              f"{world.size}, got {batch_size}")
-        self.statistics, self.planned_at = _share_statistics(model), layer_base.trainable_changes
+        self.statistics, self.planned_at = _share_statistics(model), FLAG_CHANGES[0]
         self.global_statistics = any(layer.global_statistics for layer in model._walk())
         broadcast_model(model, world)
 
@@ -97,8 +97,8 @@ class Replicas:
         start, stop = self.share(total)
         xb, yb, n = xb[start:stop], yb[start:stop], stop - start
         optimizer = self.model.optimizer
-        if self.planned_at != layer_base.trainable_changes:   # a layer was frozen or unfrozen
-            self.statistics, self.planned_at = _share_statistics(self.model), layer_base.trainable_changes
+        if self.planned_at != FLAG_CHANGES[0]:   # a layer or a weight was frozen or unfrozen
+            self.statistics, self.planned_at = _share_statistics(self.model), FLAG_CHANGES[0]
         loss = pred = None
         if n:
             # Dropout draws the words one process would give these rows (fastnn/random.py).

@@ -24,6 +24,15 @@ from .ops.checks import run_deferred_checks
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
+#: ``FLAG_CHANGES[0]``: how many times a training flag changed in this process, a tensor's
+#: ``requires_grad`` (by hand, by ``requires_grad_`` or by freezing a layer) or a layer's
+#: ``trainable`` (fastnn/layers/base.py counts those here too). fit compares it once a step
+#: with the count it planned at and plans again (its direct step; what data-parallel fit
+#: reduces and averages), so a callback that freezes a layer or a weight acts from the next
+#: step. A one-item list, so that modules importing it see every change (an int attribute of
+#: Tensor would do, but setting a class attribute costs a type-cache flush).
+FLAG_CHANGES = [0]
+
 
 def _default_dtype(raw, data) -> np.dtype:
     """float32 for Python floats and lists; an array keeps its dtype (as torch.tensor does)."""
@@ -127,7 +136,9 @@ class Tensor:
             raise TypeError(f"requires_grad: only floating tensors can need gradients, this one is {self.dtype}")
         if not flag and self._node is not None:
             raise ValueError("requires_grad: cannot switch off on a non-leaf tensor; use .detach()")
-        self._requires_grad = bool(flag)
+        if flag != self._requires_grad:
+            FLAG_CHANGES[0] += 1   # fit plans its step again
+            self._requires_grad = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` in place and return this tensor (PyTorch's spelling), so

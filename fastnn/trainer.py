@@ -22,10 +22,10 @@ from . import arguments, distributed, validation
 from .callbacks import Callback, CallbackList, History
 from .data import DataLoader
 from .direct_step import DirectStep
-from .layers import base as layer_base
 from .replicas import Replicas
 from .grad_mode import no_grad
 from .progress import Progress, check_verbose
+from .tensor import FLAG_CHANGES
 from .tensor import tensor as make_tensor
 
 
@@ -203,10 +203,10 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     regularizers = model._regularizers()
     # A plain stack of layers trains without the autograd graph (fastnn/direct_step.py);
     # anything else, or a model not yet built, runs train_step. The plan follows the
-    # trainable flags of the moment: a callback that freezes or unfreezes a layer makes
-    # fit plan again before the next step.
+    # training flags of the moment: a callback that freezes or unfreezes a layer (or sets a
+    # weight's requires_grad) makes fit plan again before the next step.
     direct = DirectStep.plan(model, regularizers) if replicas is None else None
-    planned_at = layer_base.trainable_changes
+    planned_at = FLAG_CHANGES[0]
     metrics = model.metrics
     progress = Progress(verbose, epochs, len(train))
     logs: dict = {}
@@ -225,8 +225,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
             for step, (xb, yb) in enumerate(train.iterate(backend)):
                 if batch_hooks:
                     callbacks.on_train_batch_begin(step, {})
-                if planned_at != layer_base.trainable_changes and replicas is None:
-                    direct, planned_at = DirectStep.plan(model, regularizers), layer_base.trainable_changes
+                if planned_at != FLAG_CHANGES[0] and replicas is None:
+                    direct, planned_at = DirectStep.plan(model, regularizers), FLAG_CHANGES[0]
                 if replicas is not None:   # this rank's share of the global batch
                     loss, pred, yb, n = replicas.train_step(xb, yb, regularizers, train_step)
                 elif direct is not None:

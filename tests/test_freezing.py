@@ -339,6 +339,41 @@ def test_a_callback_that_changes_a_flag_during_fit_is_followed_by_both_steps(cha
     assert sorted(set(steps)) == [layer_steps, 9]   # the changed layer trained one epoch of three, or two
 
 
+class KernelFlagAtEpochs(Callback):
+    """Sets the middle kernel's requires_grad by hand, PyTorch style: off at epoch 1, on at 2."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        kernel = self.model.get_layer("middle").kernel
+        if epoch == 1:
+            kernel.requires_grad_(False)
+            self.frozen_value = kernel.numpy().copy()
+        elif epoch == 2:
+            self.after_frozen_epoch = kernel.numpy().copy()
+            kernel.requires_grad = True
+
+
+@pytest.mark.parametrize("backend", HOST)
+def test_requires_grad_switched_by_hand_during_fit_is_followed_by_both_steps(backend):
+    """A weight's requires_grad set by hand in a callback changes what fit's step does from
+    the next step on, as a layer's flag does: the weight stays put for the epoch it is off
+    (the direct step must not run a plan that still trains it) and trains again after."""
+    require(backend)
+    runs = []
+    for direct in (True, False):
+        model = mlp(backend)
+        model.compile(optimizer=fnn.optim.Adam(lr=0.01), loss="sparse_categorical_crossentropy")
+        flags = KernelFlagAtEpochs()
+        calls = fit_counting(model, direct, [flags], epochs=3)
+        # epochs 0 and 2 run the direct step; epoch 1 the graph (a trainable layer's weight
+        # switched off by hand has no direct plan)
+        assert calls == (6 if direct else 0)
+        np.testing.assert_array_equal(flags.after_frozen_epoch, flags.frozen_value)
+        assert not np.array_equal(model.get_layer("middle").kernel.numpy(), flags.frozen_value)
+        runs.append(model)
+    for u, v in zip(runs[0].get_weights(), runs[1].get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
 # -- configs, checkpoints, summary ----------------------------------------------------------
 def test_config_carries_trainable_and_a_config_without_it_is_trainable():
     layer = Dense(3, trainable=False, name="d")

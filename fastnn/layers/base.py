@@ -32,9 +32,10 @@ and its own layer's flag is True. The others are ``non_trainable_weights`` and h
 through a frozen layer to the layers before it) and optimizers leave them alone.
 ``trainable = True`` undoes it; running statistics stay non-trainable. A layer made with
 ``trainable=False`` freezes the sub-layers it holds once it is built (a block makes them
-in ``__init__`` after ``Layer.__init__`` ran). Every change counts in
-``trainable_changes``, so that what fit plans from the flags (its direct step, the
-statistics data-parallel training averages) is planned again.
+in ``__init__`` after ``Layer.__init__`` ran). Every change counts in ``FLAG_CHANGES``
+(fastnn/tensor.py; so does a weight's ``requires_grad`` set by hand), so that what fit
+plans from the flags (its direct step, the statistics data-parallel training averages)
+is planned again.
 
 Training mode. ``layer(x, training=None)`` resolves ``training`` as
   1. the explicit argument, else
@@ -62,7 +63,7 @@ from .. import backend as backends
 from .. import init as initializers
 from .. import regularizers
 from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import FLAG_CHANGES, Tensor
 from ..tensor import tensor as make_tensor
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -71,11 +72,6 @@ FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 _EXPLICIT_TRAINING: contextvars.ContextVar = contextvars.ContextVar("fastnn_explicit_training", default=None)
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
-
-#: How many times a ``trainable`` flag changed in this process. Read it as
-#: ``fastnn.layers.base.trainable_changes``: fit compares it once a step with the count it
-#: planned at, and plans again when a callback froze or unfroze a layer.
-trainable_changes = 0
 
 
 def to_snake_case(name: str) -> str:
@@ -411,7 +407,6 @@ class Layer:
         ``requires_grad`` to match: declared trainable and the owner's flag True. A layer
         frozen before it is built freezes again once built, since building may make
         sub-layers (a block's projection, a model's layers on its first call)."""
-        global trainable_changes
         for layer in (self._walk() if recursive else (self,)):
             layer._trainable = value
             if recursive and not value and not layer.built:
@@ -424,7 +419,9 @@ class Layer:
                 t.requires_grad = train
             if not train:
                 t.grad = None   # a gradient from before the freeze must not reach an optimizer
-        trainable_changes += 1
+        # counted even when no weight's requires_grad changed (a batch norm without scale
+        # and offset still changes mode)
+        FLAG_CHANGES[0] += 1
 
     def _made_frozen(self) -> None:
         """``trainable=False`` given to the constructor (or in a config): this layer is frozen,
