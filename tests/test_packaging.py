@@ -54,3 +54,18 @@ def test_every_package_folder_is_listed_for_installation():
         found |= {".".join(package + p.parent.relative_to(root / folder).parts)
                   for p in (root / folder).rglob("__init__.py")}
     assert found == listed
+
+
+def test_the_licence_metadata_names_the_code_and_the_bundled_data():
+    """The installed distribution states fastnn's licence and the bundled data's as one SPDX
+    expression and ships both texts (PEP 639; setuptools refuses the old table form from
+    2027). An install made before pyproject.toml changed fails here: install again."""
+    import importlib.metadata
+
+    root = pathlib.Path(fastnn.__file__).resolve().parent.parent
+    assert "MIT License" in (root / "LICENSE").read_text()
+    meta = importlib.metadata.metadata("fastnn")
+    assert meta["License-Expression"] == "MIT AND BSD-3-Clause AND CC-BY-4.0"
+    files = meta.get_all("License-File") or []
+    assert "LICENSE" in files
+    assert any(name.endswith("LICENSE-digits-diabetes.txt") for name in files)
