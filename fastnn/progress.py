@@ -17,6 +17,10 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
+
+from . import arguments
+
 
 def _format_value(value) -> str:
     if isinstance(value, float) or hasattr(value, "__float__"):
@@ -36,14 +40,18 @@ def epoch_line(epoch: int, epochs: int, seconds: float, logs: dict) -> str:
     return f"{text} - {format_logs(logs)}" if logs else text
 
 
-def check_verbose(verbose) -> int:
-    if isinstance(verbose, bool):
-        verbose = int(verbose)
-    if verbose == "auto":
+def check_verbose(verbose, caller="Progress") -> int:
+    """0, 1 or 2 (True / False as 1 / 0, and Keras' "auto" as 1); otherwise a TypeError
+    (another kind) or a ValueError (another int or name) that names ``caller``."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, str) and verbose == "auto":
         return 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
-    return int(verbose)
+    if arguments.is_int(verbose) and verbose in (0, 1, 2):
+        return int(verbose)
+    error = ValueError if arguments.is_int(verbose) or isinstance(verbose, str) else TypeError
+    raise error(f"{caller}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or 'auto', "
+                f"got {verbose!r}")
 
 
 class Progress:

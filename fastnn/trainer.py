@@ -170,7 +170,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=N
     """
     # Every argument, then all the data, is checked before anything changes (fastnn.validation).
     model._require_compiled("fit")
-    verbose = _checked_verbose(verbose, "fit")
+    verbose = check_verbose(verbose, "fit")
     epochs = arguments.integer(epochs, "fit", "epochs", low=0)
     initial_epoch = arguments.integer(initial_epoch, "fit", "initial_epoch", low=0)
     if initial_epoch > epochs:
@@ -339,7 +339,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose=0, return_dict=Fals
     verbose=1 shows a bar and then the result line on a terminal; verbose=2 prints the result line.
     """
     model._require_compiled("evaluate")
-    verbose = _checked_verbose(verbose, "evaluate")
+    verbose = check_verbose(verbose, "evaluate")
     return_dict = arguments.boolean(return_dict, "evaluate", "return_dict")
     loader = checked_loader(model, x, y, batch_size, False, "evaluate")
     backend = model._backend
@@ -360,7 +360,7 @@ def predict(model, x, batch_size=None, verbose=0):
     ignored), in inference mode and in order, as a host numpy array (a list of arrays
     for a model with several outputs). Outputs are what ``call`` returns: probabilities
     for a model ending in softmax, logits otherwise."""
-    verbose = _checked_verbose(verbose, "predict")
+    verbose = check_verbose(verbose, "predict")
     if isinstance(x, DataLoader):
         _check_loader(x, batch_size, "predict")
         loader = x._replace(validation.prepare_features(model, x.x, "DataLoader.x", check_values=False))
@@ -439,21 +439,6 @@ def _batch_result(model, loss, return_dict):
 def _check_batch_size(batch_size, caller) -> int:
     """batch_size for arrays: None (32) or an int >= 1."""
     return 32 if batch_size is None else arguments.integer(batch_size, caller, "batch_size", low=1)
-
-
-def _checked_verbose(verbose, caller) -> int:
-    """0, 1 or 2 (True / False as 1 / 0, and Keras' "auto" as 1)."""
-    if isinstance(verbose, (bool, np.bool_)):
-        return int(verbose)
-    if isinstance(verbose, str) and verbose == "auto":
-        return 1
-    if not arguments.is_int(verbose) and not isinstance(verbose, str):
-        raise TypeError(f"{caller}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or "
-                        f"'auto', got {verbose!r}")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"{caller}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or "
-                         f"'auto', got {verbose!r}")
-    return check_verbose(int(verbose))
 
 
 def _checked_callbacks(callbacks, caller) -> list:
