@@ -42,7 +42,6 @@ USAGE_ERROR = 2        # argparse's status for a bad command line; the same for 
 INTERRUPTED = 130      # 128 + SIGINT, as shells report a command ended by Ctrl-C
 PLOT_HINT = 'pip install matplotlib, or pip install "fastnn[plot]"'
 TENSORBOARD_HINT = 'pip install tensorboardX, or pip install "fastnn[tensorboard]"'
-ONNX_HINT = 'ONNX export needs the onnx package: pip install onnx (or pip install "fastnn[onnx]")'
 
 
 def best_backend() -> str:
@@ -151,10 +150,12 @@ def _evaluate(args) -> int:
 
 
 def _export(args) -> int:
+    from .onnx.graph import INSTALL_HINT
+
     try:   # checked first: without onnx nothing can be written, whatever the checkpoint
         import onnx
     except ImportError as error:
-        raise ImportError(ONNX_HINT) from error
+        raise ImportError(f"ONNX export needs the onnx package: {INSTALL_HINT}") from error
     import fastnn as fnn
     from .onnx import export
 
